@@ -1,0 +1,46 @@
+# Two commands: `make book` builds the Jupyter Book into _build/html, `make test` runs
+# ruff, the unit tests, every chapter notebook under nbmake and a strict book build.
+# Both create (or reuse) the virtual environment .venv with nothing but Python and pip.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Two CPU threads: the reference machine has two cores, more threads only thrash.
+export OMP_NUM_THREADS ?= 2
+export MKL_NUM_THREADS ?= 2
+export MPLBACKEND ?= Agg
+export PYDEVD_DISABLE_FILE_VALIDATION = 1
+
+BOOK_FLAGS := -W -n --keep-going
+
+.PHONY: book test install build-book clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(VENV)/.installed-book: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[book]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[book,test]'
+	touch $@ $(VENV)/.installed-book
+
+install: $(VENV)/.installed-test
+
+book: $(VENV)/.installed-book build-book
+
+build-book:
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	@test -f _build/html/index.html
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest tests/
+	$(BIN)/pytest --nbmake --nbmake-timeout=600 book/
+	$(MAKE) build-book
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""eglass: explore the many solutions of a linear inverse problem under a GAN prior.
+
+Implements e-GLASS (Montanaro, Valsesia, Magli, ICIP 2022): from one GAN-inversion solution
+``G(z0)``, two latent metric Hessians -- ``H_Y`` (measurements) and ``H_X`` (perceptual) --
+give latent directions that change the image a lot and the measurements hardly at all.
+
+Submodules are imported on first use so that ``import eglass`` stays cheap::
+
+    from eglass import operators, models, inversion, geometry, explore
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "baselines",
+    "data",
+    "distances",
+    "evaluate",
+    "explore",
+    "geometry",
+    "inversion",
+    "models",
+    "operators",
+    "plotting",
+    "utils",
+    "widgets",
+)
+
+__all__ = [*_SUBMODULES, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"eglass.{name}")
+    raise AttributeError(f"module 'eglass' has no attribute {name!r}")
