@@ -1,0 +1,392 @@
+r"""GAN inversion: a first solution ``G(z0)`` of a linear inverse problem (paper Eq. 2).
+
+Two methods, both batched over ``N`` measurements and over ``R`` random starts:
+
+* ``"latent"`` (CSGM, Bora et al. 2017): from ``R`` Gaussian starts, Adam on the latent
+
+  .. math:: \hat z = \arg\min_z\; e\big(G(z)\big) + \lambda\, \tfrac{1}{d}\|z\|^2,
+     \qquad e(x) = \operatorname{mean}\big(((A x - y)/2)^2\big),
+
+  keeping, for each measurement, the start with the lowest measurement error ``e``.
+* ``"iagan"`` (image-adaptive GAN, Abu Hussein, Tirer, Giryes 2020): the latent fit above,
+  then joint Adam steps on ``z`` *and the generator weights* (small learning rates), each
+  measurement with its own copy of the generator. The user's generator is never modified.
+
+Back-projection (IAGAN) moves an image onto the measurement-consistent affine set,
+:math:`x_{bp} = x + A^\dagger(y - A x)`, so :math:`A x_{bp} = y` for noiseless ``y``.
+
+All restarts (and all measurements) are optimized as one batch: one Adam on ``R*N`` latents.
+During fine-tuning the ``N`` generator copies are stacked parameter tensors evaluated with
+``torch.func.functional_call`` under ``torch.func.vmap``; since Adam acts elementwise, one
+Adam on the stacked tensors is exactly ``N`` independent Adams.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+from tqdm.auto import tqdm
+
+from .evaluate import measurement_error
+from .utils import check_finite, check_generator, check_images, make_generator, stopwatch
+
+__all__ = ["InversionResult", "invert", "back_project", "METHODS"]
+
+METHODS = ("latent", "iagan")
+
+
+@dataclass
+class InversionResult:
+    """What :func:`invert` returns for ``N`` measurements and ``R`` random starts.
+
+    Attributes:
+        z: latents ``(N, d)`` of the solutions.
+        generators: ``N`` generators, one per measurement: the user's ``G`` itself for
+            ``"latent"``, a fine-tuned deep copy (``requires_grad=False``, eval mode) for
+            ``"iagan"``. Use :attr:`generator` when ``N == 1`` or ``result[i]``.
+        x: solutions ``generators[i](z[i])``, images ``(N, C, H, W)`` on the generator's
+            manifold (the point e-GLASS explores from).
+        x_bp: back-projected images :math:`x + A^\\dagger(y - A x)` ``(N, C, H, W)``, or
+            ``None`` if ``back_project=False``.
+        errors: final measurement error of ``x`` per measurement ``(N,)``.
+        history: measurement error after each optimizer step ``(T + 1, N)``: row 0 is the
+            start, rows ``1..latent_steps`` the latent fit (of the restart finally chosen),
+            the rest the fine-tuning.
+        latent_steps: how many latent-fit steps ran (early stopping may cut them short).
+        restart_z: every restart's latent after the latent fit ``(R, N, d)``.
+        restart_errors: their measurement errors ``(R, N)``.
+        seconds: wall time of the whole call.
+        method: ``"latent"`` or ``"iagan"``.
+    """
+
+    z: torch.Tensor
+    generators: list[nn.Module]
+    x: torch.Tensor
+    x_bp: torch.Tensor | None
+    errors: torch.Tensor
+    history: torch.Tensor
+    latent_steps: int
+    restart_z: torch.Tensor
+    restart_errors: torch.Tensor
+    seconds: float
+    method: str
+
+    @property
+    def generator(self) -> nn.Module:
+        """The generator of the solution (the fine-tuned copy for IAGAN) when ``N == 1``."""
+        first = self.generators[0]
+        if all(g is first for g in self.generators):
+            return first
+        raise ValueError(
+            f"this IAGAN result holds {len(self.generators)} fine-tuned generators, one per "
+            "measurement; use result.generators[i] or result[i].generator"
+        )
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+    def __getitem__(self, i: int) -> InversionResult:
+        """The result for measurement ``i`` alone (a batch of 1)."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"measurement index {i} out of range for {n} measurement(s)")
+        s = slice(i, i + 1 if i != -1 else None)
+        return replace(
+            self,
+            z=self.z[s],
+            generators=self.generators[s],
+            x=self.x[s],
+            x_bp=None if self.x_bp is None else self.x_bp[s],
+            errors=self.errors[s],
+            history=self.history[:, s],
+            restart_z=self.restart_z[:, s],
+            restart_errors=self.restart_errors[:, s],
+        )
+
+
+def back_project(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""Back-projection :math:`x_{bp} = x + A^\dagger(y - A x)` (IAGAN).
+
+    Replaces the component of ``x`` in the row space of ``A`` by the one the measurements
+    fix and keeps its null-space component, so :math:`A x_{bp} = y` (exactly, up to float
+    error, when ``y`` is noiseless and :math:`A A^\dagger = I`).
+
+    Args:
+        A: a linear operator with ``A(x)`` and ``A_dagger(y)`` (``eglass.operators``).
+        x: images ``(N, C, H, W)``.
+        y: measurements ``(N, ...)`` (or a batch of 1, broadcast), shape of ``A(x)``.
+
+    Returns:
+        ``(N, C, H, W)`` images (not clipped to [-1, 1], which would break consistency).
+    """
+    check_images("x", x)
+    check_finite("y", y)
+    if not callable(getattr(A, "A_dagger", None)):
+        raise TypeError(
+            f"A must provide A_dagger(y) for back-projection; {type(A).__name__} does not"
+        )
+    ax = A(x)
+    _check_measurements(y, ax.shape, "A(x)")
+    return x + A.A_dagger(y - ax)
+
+
+def invert(
+    G: nn.Module,
+    A,
+    y: torch.Tensor,
+    method: str = "iagan",
+    *,
+    restarts: int = 8,
+    steps: int = 400,
+    lr: float = 0.05,
+    finetune_steps: int = 200,
+    lr_generator: float = 1e-4,
+    lr_latent_finetune: float = 1e-4,
+    tol: float | None = 1e-6,
+    prior_weight: float = 0.0,
+    noise_sigma: float | None = None,
+    back_project: bool = True,
+    seed: int | torch.Generator = 0,
+    progress: bool = True,
+) -> InversionResult:
+    r"""Invert the generator on measurements ``y = A x (+ n)``: one solution per measurement.
+
+    Args:
+        G: generator ``(N, d) -> (N, C, H, W)`` with attribute ``latent_dim``, in eval mode.
+        A: linear operator (``eglass.operators``) or any differentiable callable images ->
+            measurements (``A_dagger`` is needed only for back-projection).
+        y: measurements ``(N, ...)`` with ``y[i]`` shaped like ``A(G(z))[0]``.
+        method: ``"latent"`` (fit ``z`` only) or ``"iagan"`` (then fine-tune ``z`` and a
+            per-measurement copy of ``G``).
+        restarts: ``R`` Gaussian starts per measurement, optimized as one batch.
+        steps: Adam steps of the latent fit, learning rate ``lr``.
+        finetune_steps, lr_generator, lr_latent_finetune: IAGAN joint fine-tuning budget and
+            Adam learning rates of the weights and of ``z`` (ignored for ``"latent"``).
+        tol: early stopping: a measurement stops once its error is ``<= tol`` (``None``: never).
+        prior_weight: :math:`\lambda` of the latent prior term :math:`\lambda \|z\|^2 / d`.
+        noise_sigma: standard deviation of the measurement noise on the [-1, 1] scale of
+            ``y``, if known. Fitting stops at the discrepancy level: the truth's expected
+            error :math:`\sigma^2/4`, so a measurement stops once its error is
+            :math:`\le \max(\text{tol}, \sigma^2/4)` instead of fitting the noise.
+        back_project: also return :math:`x + A^\dagger(y - A x)` as ``x_bp``.
+        seed: seed (or ``torch.Generator``) of the random starts; same seed, same result.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        :class:`InversionResult`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    d = check_generator(G)
+    _check_positive_int("restarts", restarts)
+    _check_positive_int("steps", steps)
+    _check_positive("lr", lr)
+    if method == "iagan":
+        _check_positive_int("finetune_steps", finetune_steps)
+        _check_positive("lr_generator", lr_generator)
+        _check_positive("lr_latent_finetune", lr_latent_finetune)
+    if tol is not None and not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0 or None, got {tol}")
+    if not (math.isfinite(prior_weight) and prior_weight >= 0):
+        raise ValueError(f"prior_weight must be a finite number >= 0, got {prior_weight}")
+    if noise_sigma is not None and not (math.isfinite(noise_sigma) and noise_sigma >= 0):
+        raise ValueError(f"noise_sigma must be a finite number >= 0 or None, got {noise_sigma}")
+    training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
+    if training:
+        raise ValueError(
+            f"the generator must be in eval mode (call G.eval()); modules in training mode: "
+            f"{training[:3]}. In training mode BatchNorm would mix the random starts."
+        )
+    if back_project and not callable(getattr(A, "A_dagger", None)):
+        raise TypeError(
+            f"back_project=True needs A.A_dagger(y); {type(A).__name__} has none "
+            "(pass back_project=False)"
+        )
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor of measurements (N,...), got {type(y).__name__}")
+    check_finite("y", y)
+
+    params = {k: v.detach() for k, v in G.named_parameters()}
+    buffers = {k: v.detach() for k, v in G.named_buffers()}
+    dtype = next(iter(params.values())).dtype if params else y.dtype
+    device = y.device
+    y = y.to(dtype)
+    with torch.no_grad():
+        z_probe = torch.zeros(1, d, dtype=dtype, device=device)
+        probe = functional_call(G, (params, buffers), (z_probe,))
+        check_images("G(z)", probe)
+        expected = (y.shape[0], *A(probe).shape[1:])
+    _check_measurements(y, expected, f"A(G(z)) for {_shape(probe[0])} images")
+    if y.shape[0] < 1:
+        raise ValueError("y holds no measurement (N = 0)")
+
+    stop = tol if tol is not None else -math.inf
+    if noise_sigma is not None:
+        stop = max(stop, noise_sigma**2 / 4)
+    n = y.shape[0]
+
+    def prior(z: torch.Tensor) -> torch.Tensor:
+        return prior_weight * z.pow(2).mean(dim=1) if prior_weight else z.new_zeros(z.shape[0])
+
+    with stopwatch() as elapsed:
+        # Latent fit: R*N latents in one Adam, row r*N + i fits measurement i.
+        gen = make_generator(seed, device)
+        z_all = torch.randn(restarts * n, d, generator=gen, device=gen.device, dtype=dtype)
+        z_all = z_all.to(device)
+        y_rep = y.repeat(restarts, *([1] * (y.ndim - 1)))
+
+        def latent_errors(z):
+            x = functional_call(G, (params, buffers), (z,))
+            e = measurement_error(A, x, y_rep)
+            return e, e + prior(z)
+
+        (z_all,), hist_latent = _adam(
+            [(z_all, lr)], latent_errors, steps, stop, restarts, n,
+            progress, f"{method}: latent fit ({restarts} starts)",
+        )
+        restart_errors = hist_latent[-1]  # (R, N)
+        best = restart_errors.argmin(dim=0)  # (N,)
+        restart_z = z_all.view(restarts, n, d)
+        idx = torch.arange(n, device=best.device)
+        z = restart_z[best, idx].clone()
+        history = hist_latent[:, best, idx]  # (T+1, N)
+        latent_steps = hist_latent.shape[0] - 1
+
+        if method == "latent":
+            generators = [G] * n
+            with torch.no_grad():
+                x = functional_call(G, (params, buffers), (z,))
+        else:
+            stacked = {k: v.expand(n, *v.shape).clone() for k, v in params.items()}
+            names = list(stacked)
+
+            def one(p, zi):
+                return functional_call(G, (p, buffers), (zi.unsqueeze(0),)).squeeze(0)
+
+            batched = vmap(one)
+
+            def joint_errors(zz, *ps):
+                x = batched(dict(zip(names, ps, strict=True)), zz)
+                e = measurement_error(A, x, y)
+                return e, e + prior(zz)
+
+            groups = [(z, lr_latent_finetune)] + [(stacked[k], lr_generator) for k in names]
+            tensors, hist_ft = _adam(
+                groups, joint_errors, finetune_steps, stop, 1, n,
+                progress, "iagan: fine-tune z and generator",
+            )
+            z, fitted = tensors[0], dict(zip(names, tensors[1:], strict=True))
+            history = torch.cat([history, hist_ft[1:, 0]])
+            generators = [_copy_with(G, {k: v[i] for k, v in fitted.items()}) for i in range(n)]
+            with torch.no_grad():
+                x = batched(fitted, z)
+        with torch.no_grad():
+            errors = measurement_error(A, x, y)
+            x_bp = _back_project_unchecked(A, x, y) if back_project else None
+
+    return InversionResult(
+        z=z.detach(),
+        generators=generators,
+        x=x.detach(),
+        x_bp=x_bp,
+        errors=errors,
+        history=history,
+        latent_steps=latent_steps,
+        restart_z=restart_z.detach().clone(),
+        restart_errors=restart_errors,
+        seconds=elapsed(),
+        method=method,
+    )
+
+
+def _adam(
+    groups: list[tuple[torch.Tensor, float]],
+    errors_fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+    steps: int,
+    stop: float,
+    restarts: int,
+    n: int,
+    progress: bool,
+    desc: str,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Adam on tensors whose leading dim is ``restarts * n`` rows (row ``r*n + i`` fits
+    measurement ``i``); a measurement is frozen once one of its rows has error ``<= stop``.
+
+    Returns the final tensors and the errors after each step ``(T + 1, restarts, n)``.
+    """
+    tensors = [t.detach().clone().requires_grad_(True) for t, _ in groups]
+    lrs = [lr for _, lr in groups]
+    opt = torch.optim.Adam([{"params": [t], "lr": lr} for t, lr in zip(tensors, lrs, strict=True)])
+    frozen = [t.detach().clone() for t in tensors]
+    done = torch.zeros(n, dtype=torch.bool, device=tensors[0].device)
+    history = []
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    for step in range(steps + 1):
+        errs, loss = errors_fn(*tensors)
+        errs = errs.detach().view(restarts, n)
+        history.append(errs)
+        newly = (errs.min(dim=0).values <= stop) & ~done
+        if step == steps or bool((done | newly).all()):
+            break
+        if newly.any():
+            rows = newly.repeat(restarts)
+            with torch.no_grad():
+                for f, t in zip(frozen, tensors, strict=True):
+                    f[rows] = t[rows]
+            done |= newly
+        opt.zero_grad(set_to_none=True)
+        loss.view(restarts, n)[:, ~done].sum().backward()
+        opt.step()
+        if done.any():
+            rows = done.repeat(restarts)
+            with torch.no_grad():
+                for f, t in zip(frozen, tensors, strict=True):
+                    t[rows] = f[rows]
+        bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix(worst=f"{errs.min(dim=0).values.max().item():.2e}")
+    bar.close()
+    hist = torch.stack(history)  # frozen rows were restored, so their errors stay put
+    return [t.detach() for t in tensors], hist
+
+
+def _copy_with(G: nn.Module, params: dict[str, torch.Tensor]) -> nn.Module:
+    """A deep copy of ``G`` in eval mode holding ``params``, with ``requires_grad=False``."""
+    g = copy.deepcopy(G).eval()
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            p.copy_(params[name])
+    g.requires_grad_(False)
+    return g
+
+
+def _back_project_unchecked(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return x + A.A_dagger(y - A(x))
+
+
+def _shape(t) -> str:
+    return "(" + ",".join(str(s) for s in t.shape) + ")"
+
+
+def _check_measurements(y: torch.Tensor, expected: torch.Size | tuple, what: str) -> None:
+    expected = tuple(expected)
+    ok = y.ndim == len(expected) and tuple(y.shape[1:]) == expected[1:]
+    if not ok or y.shape[0] not in (expected[0], 1):
+        want = "(N," + ",".join(str(s) for s in expected[1:]) + ")"
+        raise ValueError(f"y has shape {_shape(y)} but {what} has shape {want}; expected {want}")
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_positive(name: str, value) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
