@@ -1,0 +1,190 @@
+"""Tests for eglass.baselines: PULSE restarts and latent Langevin sampling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from eglass.baselines import langevin, pulse, pulse_lr_factor
+from eglass.evaluate import measurement_error
+
+
+def pool(x):
+    """A simple linear forward model: 2x2 average pooling, (N,1,12,10) -> (N,1,6,5)."""
+    return nn.functional.avg_pool2d(x, 2)
+
+
+class Recorder(nn.Module):
+    """Wraps a generator and records the norm of every latent it is evaluated at."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G = G
+        self.latent_dim = G.latent_dim
+        self.norms = []
+
+    def forward(self, z):
+        self.norms.append(torch.as_tensor(z).detach().norm(dim=1).clone())
+        return self.G(z)
+
+
+def on_sphere_measurements(G, seed=5):
+    """Measurements of an image G can produce from a latent on the sqrt(d) sphere."""
+    z = torch.randn(1, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    z = (z * G.latent_dim**0.5 / z.norm()).double()
+    with torch.no_grad():
+        return pool(G(z))
+
+
+def test_pulse_every_evaluated_latent_is_on_the_sphere(tiny_generator):
+    G = Recorder(tiny_generator)
+    y = on_sphere_measurements(tiny_generator)
+    result = pulse(G, pool, y, 6, eps=1e-9, steps=30, progress=False, warn=False)
+    d = tiny_generator.latent_dim
+    norms = torch.cat(G.norms[1:])  # [0] is the shape check at z = 0
+    assert norms.numel() == 6 * 31
+    torch.testing.assert_close(norms, torch.full_like(norms, d**0.5))
+    torch.testing.assert_close(result.z.norm(dim=1), torch.full((6,), d**0.5).double())
+
+
+def test_pulse_restarts_differ_and_seeds_reproduce(tiny_generator):
+    y = on_sphere_measurements(tiny_generator)
+    a = pulse(tiny_generator, pool, y, 5, seed=1, progress=False, warn=False)
+    b = pulse(tiny_generator, pool, y, 5, seed=1, progress=False, warn=False)
+    c = pulse(tiny_generator, pool, y, 5, seed=2, progress=False, warn=False)
+    torch.testing.assert_close(a.z, b.z, rtol=0, atol=0)
+    torch.testing.assert_close(a.x, b.x, rtol=0, atol=0)
+    assert not torch.allclose(a.initial_z, c.initial_z)
+    # the 5 restarts of one call start (and end) at different latents
+    start_gaps = torch.cdist(a.initial_z, a.initial_z) + torch.eye(5, dtype=a.z.dtype) * 1e9
+    end_gaps = torch.cdist(a.z, a.z) + torch.eye(5, dtype=a.z.dtype) * 1e9
+    assert start_gaps.min() > 0.1 and end_gaps.min() > 1e-3
+    # one torch.Generator passed to two calls continues its stream: no repeated restarts
+    g = torch.Generator().manual_seed(3)
+    first = pulse(tiny_generator, pool, y, 3, seed=g, progress=False, warn=False)
+    second = pulse(tiny_generator, pool, y, 3, seed=g, progress=False, warn=False)
+    assert torch.cdist(first.initial_z, second.initial_z).min() > 0.1
+
+
+def test_pulse_eps_criterion_and_best_iterate(tiny_generator):
+    y = on_sphere_measurements(tiny_generator)
+    eps = 2e-3
+    result = pulse(tiny_generator, pool, y, 8, eps=eps, steps=100, progress=False, warn=False)
+    assert result.success.any()
+    # returned errors are the errors of the returned images, which are G of the returned z
+    with torch.no_grad():
+        torch.testing.assert_close(result.x, tiny_generator(result.z))
+    torch.testing.assert_close(result.errors, measurement_error(pool, result.x, y))
+    torch.testing.assert_close(result.success, result.errors <= eps)
+    # restarts that reached eps stopped there; a stricter eps needs more steps
+    assert (result.steps_used[result.success] < 100).all()
+    strict = pulse(tiny_generator, pool, y, 8, eps=1e-5, steps=100, progress=False, warn=False)
+    torch.testing.assert_close(strict.initial_z, result.initial_z)
+    both = result.success & strict.success
+    assert both.any()
+    assert (strict.steps_used[both] >= result.steps_used[both]).all()
+    assert (strict.steps_used[both] > result.steps_used[both]).any()
+    assert (strict.errors[both] <= 1e-5).all()
+
+
+def test_pulse_failures_are_counted_and_reported(tiny_generator):
+    # a sign pattern pooled: far from anything the tiny generator produces
+    pattern = torch.randn(1, 1, 12, 10, generator=torch.Generator().manual_seed(0)).sign()
+    y = pool(pattern.double())
+    with pytest.warns(UserWarning, match=r"4 of 4 restarts did not reach eps"):
+        result = pulse(tiny_generator, pool, y, 4, eps=1e-4, steps=40, progress=False)
+    assert result.failures == 4
+    assert not result.success.any()
+    assert (result.errors > 1e-4).all()
+    assert (result.steps_used == 40).all()
+    assert "failures=4" in repr(result)
+
+
+def test_pulse_lr_schedule_matches_upstream():
+    steps = 100
+    f = [pulse_lr_factor(s, steps) for s in range(steps)]
+    assert f[0] == pytest.approx(0.1)
+    assert f[45] == pytest.approx(1.0)
+    assert f[90] == pytest.approx(0.1)
+    assert pulse_lr_factor(steps, steps) == pytest.approx(1e-3)
+    assert max(f) == pytest.approx(1.0) and f.index(max(f)) == 45
+    assert pulse_lr_factor(50, steps, "linear1cycle") == pytest.approx(1.0)
+    assert pulse_lr_factor(7, steps, "fixed") == 1.0
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        pulse_lr_factor(0, steps, "cosine")
+
+
+def test_bad_inputs_raise_clear_errors(tiny_generator):
+    y = on_sphere_measurements(tiny_generator)
+    with pytest.raises(ValueError, match=r"ONE image, shape \(1, \.\.\.\), got \(2, 1, 6, 5\)"):
+        pulse(tiny_generator, pool, y.repeat(2, 1, 1, 1), 3, progress=False)
+    with pytest.raises(ValueError, match=r"y has shape \(1, 1, 5, 5\) but A\(G\(z\)\)"):
+        pulse(tiny_generator, pool, y[..., :5, :], 3, progress=False)
+    bad = y.clone()
+    bad[0, 0, 0, 0] = math.nan
+    with pytest.raises(ValueError, match="NaN"):
+        langevin(tiny_generator, pool, bad, 3, progress=False)
+    with pytest.raises(ValueError, match="positive int"):
+        pulse(tiny_generator, pool, y, 0, progress=False)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        pulse(tiny_generator, pool, y, 2, lr_schedule="cosine", progress=False)
+    with pytest.raises(ValueError, match=r"init must have shape \(1,8\) or \(chains=2,8\)"):
+        langevin(tiny_generator, pool, y, 2, chains=2, init=torch.zeros(3, 8), progress=False)
+
+
+class LinearGenerator(nn.Module):
+    """G(z) = W z reshaped to (N,1,4,4): with a linear A the latent posterior is Gaussian."""
+
+    def __init__(self, latent_dim=3, seed=0):
+        super().__init__()
+        self.latent_dim = latent_dim
+        g = torch.Generator().manual_seed(seed)
+        self.W = nn.Parameter(0.3 * torch.randn(16, latent_dim, generator=g, dtype=torch.float64))
+
+    def forward(self, z):
+        return (z @ self.W.T).view(-1, 1, 4, 4)
+
+
+def test_langevin_samples_the_gaussian_posterior_of_a_linear_model():
+    G = LinearGenerator()
+    sigma = 0.5
+    z_true = torch.tensor([[1.0, -0.5, 0.3]], dtype=torch.float64)
+    with torch.no_grad():
+        y = pool(G(z_true))
+    # exact posterior: precision P = W^T A^T A W / sigma^2 + I, mean = P^-1 W^T A^T y / sigma^2
+    AW = torch.stack([pool(G.W[:, j].view(1, 1, 4, 4)).flatten() for j in range(3)], 1).detach()
+    P = AW.T @ AW / sigma**2 + torch.eye(3, dtype=torch.float64)
+    cov = torch.linalg.inv(P)
+    mean = cov @ AW.T @ y.flatten() / sigma**2
+    result = langevin(
+        G, pool, y, 2000, sigma=sigma, step_size=0.02, burn_in=200, thin=5, chains=500,
+        seed=0, progress=False,
+    )
+    assert result.z.shape == (2000, 3) and result.x.shape == (2000, 1, 4, 4)
+    torch.testing.assert_close(result.errors, measurement_error(pool, result.x, y))
+    # Monte Carlo error of the mean ~ sqrt(var / 500); ULA bias O(h) on the variance
+    torch.testing.assert_close(result.z.mean(0), mean, atol=0.1, rtol=0)
+    sample_var = result.z.var(0)
+    torch.testing.assert_close(sample_var, cov.diagonal(), rtol=0.15, atol=0)
+
+
+def test_langevin_layout_seeds_and_divergence(tiny_generator):
+    y = on_sphere_measurements(tiny_generator)
+    kw = dict(sigma=0.05, step_size=1e-4, burn_in=20, thin=3, chains=3, progress=False)
+    a = langevin(tiny_generator, pool, y, 7, seed=4, **kw)
+    b = langevin(tiny_generator, pool, y, 7, seed=4, **kw)
+    c = langevin(tiny_generator, pool, y, 7, seed=5, **kw)
+    torch.testing.assert_close(a.z, b.z, rtol=0, atol=0)
+    assert not torch.allclose(a.z, c.z)
+    assert a.chain.tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert a.step.tolist() == [23, 23, 23, 26, 26, 26, 29]
+    z0 = torch.zeros(1, 8, dtype=torch.float64)
+    started = langevin(tiny_generator, pool, y, 3, seed=4, init=z0, **kw)
+    assert not torch.allclose(started.z, a.z[:3])
+    with pytest.raises(RuntimeError, match="step_size=100 is too large"):
+        # the prior term alone multiplies z by (1 - h) = -99 per step: overflow in < 200 steps
+        langevin(tiny_generator, pool, y, 2, sigma=1e-3, step_size=100.0, burn_in=400,
+                 progress=False)
