@@ -1,0 +1,249 @@
+"""Tests of eglass.inversion: latent fit, IAGAN fine-tuning, back-projection."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import TinyGenerator
+from torch import nn
+
+from eglass.evaluate import TAU_STRICT, measurement_error
+from eglass.inversion import InversionResult, back_project, invert
+
+
+class AveragePool:
+    """Super-resolution by ``f x f`` average pooling; ``A_dagger`` = nearest upsampling."""
+
+    def __init__(self, factor: int):
+        self.factor = factor
+
+    def __call__(self, x):
+        return F.avg_pool2d(x, self.factor)
+
+    A = __call__
+
+    def A_dagger(self, y):
+        f = self.factor
+        return y.repeat_interleave(f, -2).repeat_interleave(f, -1)
+
+
+class GaussianCS:
+    """Compressed sensing ``y = M vec(x)`` with a Gaussian ``M (m, n)``; ``A_dagger = M^+``."""
+
+    def __init__(self, m: int, shape: tuple[int, int, int], seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        n = shape[0] * shape[1] * shape[2]
+        self.M = torch.randn(m, n, generator=g, dtype=torch.float64) / m**0.5
+        self.shape = shape
+
+    def __call__(self, x):
+        return x.flatten(1) @ self.M.T.to(x.dtype)
+
+    def A_dagger(self, y):
+        return (y @ torch.linalg.pinv(self.M).T.to(y.dtype)).view(-1, *self.shape)
+
+
+def measurements(G, n=3, seed=1):
+    z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G(z.to(torch.float64))
+
+
+FAST = dict(restarts=4, steps=150, finetune_steps=40, progress=False)
+
+
+@pytest.mark.parametrize("method", ["latent", "iagan"])
+def test_result_fields_and_shapes(tiny_generator, method):
+    A = AveragePool(2)
+    x_true = measurements(tiny_generator)
+    y = A(x_true)
+    r = invert(tiny_generator, A, y, method, tol=None, **FAST)
+    assert isinstance(r, InversionResult) and r.method == method and len(r) == 3
+    assert r.z.shape == (3, 8) and r.x.shape == x_true.shape and r.x_bp.shape == x_true.shape
+    assert r.restart_z.shape == (4, 3, 8) and r.restart_errors.shape == (4, 3)
+    total = FAST["steps"] + (FAST["finetune_steps"] if method == "iagan" else 0)
+    assert r.history.shape == (total + 1, 3) and r.latent_steps == FAST["steps"]
+    torch.testing.assert_close(r.history[-1], r.errors)
+    torch.testing.assert_close(r.errors, measurement_error(A, r.x, y))
+    for i in range(3):  # x is each measurement's generator at its latent
+        with torch.no_grad():
+            torch.testing.assert_close(r.generators[i](r.z[i : i + 1]), r.x[i : i + 1])
+    assert r.seconds > 0
+
+
+def test_best_restart_is_kept(tiny_generator):
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator))
+    r = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
+    torch.testing.assert_close(r.errors, r.restart_errors.min(dim=0).values)
+    best = r.restart_errors.argmin(dim=0)
+    torch.testing.assert_close(r.z, r.restart_z[best, torch.arange(3)])
+
+
+@pytest.mark.parametrize("method", ["latent", "iagan"])
+def test_measurements_in_a_batch_are_independent(tiny_generator, method):
+    """Measurements in a batch do not interact: changing the others leaves row 0 as it was.
+
+    Same seed, so the same starts; Adam acts elementwise on a sum of per-measurement losses.
+    """
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator))
+    other = y.clone()
+    other[1:] = A(measurements(tiny_generator, seed=9))[1:]
+    kw = dict(FAST, tol=None, seed=5)
+    a = invert(tiny_generator, A, y, method, **kw)
+    b = invert(tiny_generator, A, other, method, **kw)
+    torch.testing.assert_close(a.z[0], b.z[0])
+    torch.testing.assert_close(a.x[0], b.x[0])
+    torch.testing.assert_close(a.history[:, 0], b.history[:, 0])
+    assert not torch.allclose(a.x[1], b.x[1])
+
+
+def test_latent_fit_and_iagan_reach_low_error(tiny_generator):
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator))  # in the range of G: the latent fit alone succeeds
+    latent = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
+    assert (latent.errors < TAU_STRICT).all()
+    assert (latent.history[-1] < latent.history[0] / 100).all()
+
+
+def test_iagan_fits_images_outside_the_range_better(tiny_generator):
+    """Images of another network are outside G's range; fine-tuning G fits them better."""
+    A = AveragePool(2)
+    y = A(measurements(TinyGenerator(seed=3).double(), n=4))
+    latent = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
+    iagan = invert(tiny_generator, A, y, "iagan", tol=None, lr_generator=1e-3, **FAST)
+    assert (latent.errors > 1e-5).all()  # the latent fit alone cannot reach these
+    assert (iagan.errors < latent.errors / 2).all()
+
+
+def test_back_project_is_exactly_consistent(tiny_generator):
+    x = measurements(tiny_generator, n=4)
+    other = measurements(tiny_generator, n=4, seed=7)
+    for A in (AveragePool(2), GaussianCS(30, (1, 12, 10))):
+        y = A(x)
+        x_bp = back_project(A, other, y)
+        assert x_bp.shape == other.shape
+        torch.testing.assert_close(A(x_bp), y, rtol=0, atol=1e-10)
+        # nothing moves when x already fits: x_bp = x
+        torch.testing.assert_close(back_project(A, x, y), x, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="y has shape"):
+        back_project(AveragePool(2), other, torch.zeros(4, 1, 5, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="A_dagger"):
+        back_project(lambda t: t[..., ::2, ::2], other, other[..., ::2, ::2])
+
+
+def test_invert_back_projection_matches_helper(tiny_generator):
+    A = GaussianCS(30, (1, 12, 10))
+    y = A(measurements(tiny_generator))
+    r = invert(tiny_generator, A, y, "latent", **FAST)
+    torch.testing.assert_close(r.x_bp, back_project(A, r.x, y))
+    assert invert(tiny_generator, A, y, "latent", back_project=False, **FAST).x_bp is None
+
+
+def test_user_generator_unchanged_by_iagan(tiny_generator):
+    for p in tiny_generator.parameters():
+        p.requires_grad_(True)
+    before = {k: v.clone() for k, v in tiny_generator.state_dict().items()}
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator, n=2))
+    r = invert(tiny_generator, A, y, "iagan", tol=None, **FAST)
+    after = tiny_generator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None and p.requires_grad for p in tiny_generator.parameters())
+    assert not tiny_generator.training
+    # each measurement has its own fine-tuned copy, frozen, different from G and each other
+    g0, g1 = r.generators
+    assert g0 is not tiny_generator and g1 is not g0
+    assert not any(p.requires_grad for p in g0.parameters()) and not g0.training
+    assert not torch.equal(g0.fc1.weight, tiny_generator.fc1.weight)
+    assert not torch.equal(g0.fc1.weight, g1.fc1.weight)
+    with pytest.raises(ValueError, match="one per measurement"):
+        _ = r.generator
+    assert r[1].generator is g1 and r[1].z.shape == (1, 8)
+    torch.testing.assert_close(r[-1].x, r.x[1:])
+    latent = invert(tiny_generator, A, y, "latent", **FAST)
+    assert latent.generator is tiny_generator
+
+
+def test_same_seed_same_result_different_seed_different(tiny_generator):
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator, n=2))
+    a = invert(tiny_generator, A, y, "iagan", seed=3, tol=None, **FAST)
+    b = invert(tiny_generator, A, y, "iagan", seed=3, tol=None, **FAST)
+    c = invert(tiny_generator, A, y, "iagan", seed=4, tol=None, **FAST)
+    assert torch.equal(a.z, b.z) and torch.equal(a.x, b.x) and torch.equal(a.history, b.history)
+    assert torch.equal(a.restart_z, b.restart_z)
+    assert not torch.equal(a.restart_z, c.restart_z)
+    g = torch.Generator().manual_seed(3)
+    d = invert(tiny_generator, A, y, "iagan", seed=g, tol=None, **FAST)
+    assert torch.equal(a.x, d.x)
+
+
+def test_early_stopping_at_tol(tiny_generator):
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator))
+    r = invert(tiny_generator, A, y, "iagan", tol=1e-3, **FAST)
+    assert (r.errors <= 1e-3).all()
+    assert r.history.shape[0] < FAST["steps"] + FAST["finetune_steps"] + 1
+    # a measurement stops at the first step it reaches tol and stays there
+    for i in range(3):
+        h = r.history[:, i]
+        first = int((h <= 1e-3).nonzero()[0])
+        assert torch.all(h[first:] == h[first])
+
+
+def test_noise_aware_stopping(tiny_generator):
+    """With known noise sigma the fit stops at the discrepancy level sigma^2/4."""
+    A = AveragePool(2)
+    x_true = measurements(tiny_generator)
+    sigma = 0.1
+    noise = sigma * torch.randn(3, 1, 6, 5, generator=torch.Generator().manual_seed(0))
+    y = A(x_true) + noise.to(torch.float64)
+    level = sigma**2 / 4
+    r = invert(tiny_generator, A, y, "iagan", tol=0.0, noise_sigma=sigma, **FAST)
+    assert (r.errors <= level).all()
+    assert (r.errors > level / 3).all()  # stopped near the noise level, not fitting the noise
+    free = invert(tiny_generator, A, y, "iagan", tol=0.0, **FAST)
+    assert (free.errors < r.errors).all()
+
+
+def test_latent_prior_shrinks_latents(tiny_generator):
+    A = GaussianCS(4, (1, 12, 10))  # 4 measurements, d = 8: many latents fit them
+    y = A(measurements(tiny_generator))
+    plain = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
+    prior = invert(tiny_generator, A, y, "latent", tol=None, prior_weight=1e-2, **FAST)
+    assert prior.z.norm(dim=1).mean() < plain.z.norm(dim=1).mean()
+
+
+def test_bad_inputs(tiny_generator):
+    A = AveragePool(2)
+    y = A(measurements(tiny_generator))
+    with pytest.raises(ValueError, match=r"y has shape \(3,1,5,5\).*\(N,1,6,5\)"):
+        invert(tiny_generator, A, y[..., :5, :], progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        invert(tiny_generator, A, y.clone().index_fill_(0, torch.tensor([1]), float("nan")))
+    with pytest.raises(ValueError, match="NaN"):
+        invert(tiny_generator, A, y / 0.0)
+    with pytest.raises(TypeError, match="latent_dim"):
+        invert(nn.Linear(8, 120), A, y)
+    with pytest.raises(ValueError, match="method"):
+        invert(tiny_generator, A, y, "pulse")
+    for name, value in [("restarts", 0), ("steps", -5), ("finetune_steps", 0), ("steps", 2.5)]:
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+            invert(tiny_generator, A, y, "iagan", **{name: value})
+    for name in ("lr", "lr_generator", "lr_latent_finetune"):
+        with pytest.raises(ValueError, match=f"{name} must be a finite number > 0"):
+            invert(tiny_generator, A, y, "iagan", **{name: 0.0})
+    with pytest.raises(ValueError, match="tol"):
+        invert(tiny_generator, A, y, tol=-1.0)
+    with pytest.raises(ValueError, match="noise_sigma"):
+        invert(tiny_generator, A, y, noise_sigma=float("nan"))
+    with pytest.raises(ValueError, match="prior_weight"):
+        invert(tiny_generator, A, y, prior_weight=-1.0)
+    with pytest.raises(ValueError, match="eval mode"):
+        invert(tiny_generator.train(), A, y)
+    tiny_generator.eval()
+    with pytest.raises(TypeError, match="A_dagger"):
+        invert(tiny_generator, lambda x: F.avg_pool2d(x, 2), y)
