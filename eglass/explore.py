@@ -1,0 +1,707 @@
+r"""e-GLASS: new solutions of a linear inverse problem from latent directions (chapter 5).
+
+From one solution :math:`G(z_0)` and the two latent metrics at :math:`z_0` --
+:math:`H_Y = J_\phi^\top J_\phi` (measurements, :math:`\phi = A \circ G`) and :math:`H_X`
+(perceptual) -- this module finds directions :math:`d` that move the image a lot and the
+measurements hardly at all, and the new solutions :math:`G(z_0 + \eta d)`.
+
+Directions (``method``):
+
+- ``"eigenvector"``: :math:`v^K`, the K-th top eigenvector of :math:`H_X` alone (the middle
+  row of the paper's Figs. 2-3).
+- ``"eglass"``: Algorithm 1 of Montanaro et al. (ICIP 2022), :func:`eglass_direction`.
+- ``"generalized"``: the K-th generalized eigenvector of :math:`(H_X, H_Y + \epsilon I)`,
+  maximizing :math:`d^\top H_X d / (d^\top H_Y d + \epsilon\|d\|^2)`,
+  :func:`generalized_direction` (not in the paper).
+- ``"walk"``: start along the Algorithm 1 direction, then follow the local near-null space
+  of :math:`J_\phi` with a Gauss-Newton correction back onto :math:`A G(z) = y` at every
+  step, :func:`null_space_walk` (not in the paper).
+
+Conventions: latents ``(N, d)``, images ``(N, C, H, W)`` in [-1, 1], eigen-indices are
+1-based as in the paper (:math:`v^1` is the top eigenvector).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from .evaluate import TAU, measurement_error
+from .utils import check_finite, check_generator, check_latents
+
+__all__ = [
+    "METHODS",
+    "Direction",
+    "Exploration",
+    "WalkPath",
+    "eglass_direction",
+    "eigenvector_direction",
+    "generalized_direction",
+    "directions",
+    "null_space_walk",
+    "explore",
+]
+
+METHODS = ("eigenvector", "eglass", "generalized", "walk")
+
+# Defaults of Algorithm 1 (the paper publishes none); chapter 5 measures how feasibility and
+# perceptual change depend on them on the embedded MNIST prior.
+THRESHOLD = 0.05
+TOP = 20
+EPS = 1e-3
+MAX_ITER = 50
+SYMMETRY_RTOL = 1e-4
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _check_metric(name: str, H: torch.Tensor, rtol: float = SYMMETRY_RTOL) -> torch.Tensor:
+    """Check that ``H`` is a finite, square, symmetric ``(d, d)`` matrix."""
+    if not isinstance(H, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (d,d), got {type(H).__name__}")
+    if H.ndim != 2 or H.shape[0] != H.shape[1]:
+        raise ValueError(f"{name} must be a square (d,d) matrix, got shape {tuple(H.shape)}")
+    if not H.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {H.dtype}")
+    check_finite(name, H)
+    scale = H.abs().max().item()
+    asym = (H - H.T).abs().max().item()
+    if asym > rtol * max(scale, 1e-30):
+        raise ValueError(
+            f"{name} must be symmetric: max |H - H^T| = {asym:.3g} exceeds {rtol:g} x max|H| "
+            f"= {rtol * scale:.3g}"
+        )
+    return H
+
+
+def _check_pair(H_Y: torch.Tensor, H_X: torch.Tensor) -> int:
+    _check_metric("H_Y", H_Y)
+    _check_metric("H_X", H_X)
+    if H_Y.shape != H_X.shape:
+        raise ValueError(
+            f"H_Y and H_X must have the same shape (d,d), got {tuple(H_Y.shape)} "
+            f"and {tuple(H_X.shape)}"
+        )
+    return H_Y.shape[0]
+
+
+def _check_index(name: str, value: int, d: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [1, {d}], got {value!r}")
+    if not 1 <= value <= d:
+        raise ValueError(f"{name} must be in [1, d] = [1, {d}] (1-based, as in the paper), "
+                         f"got {name}={value}")
+    return int(value)
+
+
+def _eigh_desc(H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`eglass.geometry.eigh_desc` in float64 (descending, deterministic signs)."""
+    from .geometry import eigh_desc
+
+    return eigh_desc(H.detach().to(torch.float64))
+
+
+# --------------------------------------------------------------------------- directions
+
+
+@dataclass
+class Direction:
+    r"""A unit latent direction ``d`` ``(d,)`` with the diagnostics of how it was found.
+
+    Correlations are cosines with the eigenvectors of :math:`H_Y` (columns of ``U``) and
+    :math:`H_X` (columns of ``V``), both in descending eigenvalue order: ``corr_Y[j-1]`` is
+    :math:`d^\top u^j` -- the data of the paper's Fig. 1.
+
+    Attributes:
+        d: final direction ``(d,)``, unit norm (dtype/device of the inputs).
+        start: starting direction :math:`v^K` ``(d,)`` (equal to ``d`` for the eigenvector
+            and generalized methods).
+        method, K: how it was made; ``K`` is 1-based.
+        corr_Y_start, corr_Y: ``(d,)`` :math:`U^\top v^K` and :math:`U^\top d`.
+        corr_X_start, corr_X: ``(d,)`` :math:`V^\top v^K` and :math:`V^\top d`.
+        quad_Y_start, quad_Y: :math:`v^\top H_Y v` and :math:`d^\top H_Y d` (squared
+            measurement change per unit step, to second order).
+        quad_X_start, quad_X: the same for :math:`H_X` (perceptual change).
+        removed: 1-based indices ``j`` of the :math:`u^j` projected out, in order.
+        iterations: passes of Algorithm 1's loop (the last one finds nothing to remove).
+        threshold, top, eps: the parameters used (``None`` where not applicable).
+    """
+
+    d: torch.Tensor
+    start: torch.Tensor
+    method: str
+    K: int
+    corr_Y_start: torch.Tensor
+    corr_Y: torch.Tensor
+    corr_X_start: torch.Tensor
+    corr_X: torch.Tensor
+    quad_Y_start: float
+    quad_Y: float
+    quad_X_start: float
+    quad_X: float
+    removed: tuple[int, ...] = ()
+    iterations: int = 0
+    threshold: float | None = None
+    top: int | None = None
+    eps: float | None = None
+
+    @property
+    def max_corr_top_Y(self) -> float:
+        r""":math:`\max_{j \le top} |d^\top u^j|` (``nan`` when ``top`` is not set)."""
+        if self.top is None:
+            return float("nan")
+        return self.corr_Y[: self.top].abs().max().item()
+
+
+def _diagnostics(
+    start: torch.Tensor,
+    d: torch.Tensor,
+    H_Y: torch.Tensor,
+    H_X: torch.Tensor,
+    U: torch.Tensor,
+    V: torch.Tensor,
+) -> dict:
+    return dict(
+        corr_Y_start=U.T @ start,
+        corr_Y=U.T @ d,
+        corr_X_start=V.T @ start,
+        corr_X=V.T @ d,
+        quad_Y_start=(start @ H_Y @ start).item(),
+        quad_Y=(d @ H_Y @ d).item(),
+        quad_X_start=(start @ H_X @ start).item(),
+        quad_X=(d @ H_X @ d).item(),
+    )
+
+
+def _finish(direction: Direction, like: torch.Tensor) -> Direction:
+    """Cast tensors of a float64 ``Direction`` to the dtype/device of ``like``."""
+    for name in ("d", "start", "corr_Y_start", "corr_Y", "corr_X_start", "corr_X"):
+        setattr(direction, name, getattr(direction, name).to(dtype=like.dtype, device=like.device))
+    return direction
+
+
+def eglass_direction(
+    H_Y: torch.Tensor,
+    H_X: torch.Tensor,
+    K: int,
+    threshold: float = THRESHOLD,
+    top: int | None = None,
+    max_iter: int = MAX_ITER,
+) -> Direction:
+    r"""Algorithm 1 of e-GLASS: :math:`v^K` orthogonalized against the top of :math:`H_Y`.
+
+    Start from :math:`d = v^K`, the K-th top eigenvector of :math:`H_X`. Repeat: for each of
+    the ``top`` top eigenvectors :math:`u^j` of :math:`H_Y` (descending) with
+    :math:`|d^\top u^j| > \text{threshold}`,
+
+    .. math:: d \leftarrow d - (d^\top u^j)\, u^j, \qquad d \leftarrow d / \|d\|,
+
+    until no correlation exceeds the threshold. Each removal zeroes one component and the
+    renormalization can only lift the others, so the loop ends after at most ``top + 1``
+    passes; ``max_iter`` bounds it anyway.
+
+    Args:
+        H_Y: measurement metric ``(d, d)``, symmetric.
+        H_X: perceptual metric ``(d, d)``, symmetric.
+        K: 1-based index of the starting eigenvector of ``H_X``, in ``[1, d]``.
+        threshold: largest allowed :math:`|d^\top u^j|`, in (0, 1). Default 0.05.
+        top: how many top eigenvectors of ``H_Y`` to orthogonalize against, in ``[1, d]``.
+            Default ``None``: ``min(20, d)``. Chapter 5 measures both defaults.
+        max_iter: bound on the passes of the loop.
+
+    Returns:
+        :class:`Direction` with ``d`` of unit norm and the Fig. 1 correlations.
+
+    Raises:
+        ValueError: bad shapes, asymmetric or non-finite matrices, K or top outside
+            ``[1, d]``, threshold outside (0, 1), or when :math:`v^K` lies (numerically) in
+            the span of the removed :math:`u^j` so that no direction is left.
+    """
+    dim = _check_pair(H_Y, H_X)
+    K = _check_index("K", K, dim)
+    top = _check_index("top", min(TOP, dim) if top is None else top, dim)
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+
+    HY = H_Y.detach().to(torch.float64)
+    HX = H_X.detach().to(torch.float64)
+    _, U = _eigh_desc(HY)
+    _, V = _eigh_desc(HX)
+    start = V[:, K - 1].clone()
+    d = start.clone()
+    U_top = U[:, :top]
+    removed: list[int] = []
+    iterations = 0
+    converged = False
+    for _ in range(max_iter):
+        iterations += 1
+        exceed = [j for j in range(top) if abs(float(d @ U_top[:, j])) > threshold]
+        if not exceed:
+            converged = True
+            break
+        for j in exceed:
+            u = U_top[:, j]
+            d = d - (d @ u) * u
+            norm = d.norm()
+            if norm < 1e-8:
+                raise ValueError(
+                    f"v^{K} lies in the span of the top-{top} eigenvectors of H_Y that exceed "
+                    f"threshold={threshold}: nothing is left after removing them "
+                    f"(removed u^j for j={[*removed, j + 1]}). Use a larger K or a smaller top."
+                )
+            d = d / norm
+            removed.append(j + 1)
+    if not converged:
+        raise RuntimeError(
+            f"Algorithm 1 did not converge in max_iter={max_iter} passes (top={top}); "
+            f"raise max_iter (it needs at most top + 1 = {top + 1})"
+        )
+    out = Direction(
+        d=d, start=start, method="eglass", K=K,
+        **_diagnostics(start, d, HY, HX, U, V),
+        removed=tuple(removed), iterations=iterations, threshold=float(threshold), top=top,
+    )
+    return _finish(out, H_Y)
+
+
+def eigenvector_direction(H_Y: torch.Tensor, H_X: torch.Tensor, K: int) -> Direction:
+    r""":math:`v^K`, the K-th top eigenvector of :math:`H_X`, used as is (the paper's baseline
+    row). Same diagnostics as :func:`eglass_direction`."""
+    dim = _check_pair(H_Y, H_X)
+    K = _check_index("K", K, dim)
+    HY = H_Y.detach().to(torch.float64)
+    HX = H_X.detach().to(torch.float64)
+    _, U = _eigh_desc(HY)
+    _, V = _eigh_desc(HX)
+    v = V[:, K - 1].clone()
+    out = Direction(d=v, start=v, method="eigenvector", K=K, **_diagnostics(v, v, HY, HX, U, V))
+    return _finish(out, H_Y)
+
+
+def generalized_direction(
+    H_Y: torch.Tensor, H_X: torch.Tensor, K: int, eps: float = EPS
+) -> Direction:
+    r"""The K-th top generalized eigenvector of :math:`(H_X,\; H_Y + \epsilon' I)`.
+
+    It maximizes (for ``K = 1``; the next ones under :math:`B`-orthogonality) the Rayleigh
+    quotient
+
+    .. math:: r(d) = \frac{d^\top H_X d}{d^\top H_Y d + \epsilon' \|d\|^2},
+        \qquad \epsilon' = \epsilon \, \lambda_{\max}(H_Y),
+
+    the principled version of Algorithm 1's heuristic: perceptual change per unit of
+    measurement change. ``eps`` is relative to the top eigenvalue of ``H_Y`` so the result
+    does not depend on the scale of the measurements; it keeps the problem definite where
+    :math:`H_Y` is singular (e.g. super-resolution, rank :math:`\le m < d`). Solved with
+    ``scipy.linalg.eigh(H_X, H_Y + eps' I)`` in float64.
+
+    Args:
+        H_Y, H_X: ``(d, d)`` symmetric metrics.
+        K: 1-based index in ``[1, d]`` (descending generalized eigenvalue).
+        eps: relative regularization, > 0. Default 1e-3.
+
+    Returns:
+        :class:`Direction` (``d`` normalized to unit Euclidean norm, deterministic sign).
+    """
+    dim = _check_pair(H_Y, H_X)
+    K = _check_index("K", K, dim)
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    HY = H_Y.detach().to(torch.float64)
+    HX = H_X.detach().to(torch.float64)
+    HY = (HY + HY.T) / 2
+    HX = (HX + HX.T) / 2
+    _, U = _eigh_desc(HY)
+    _, V = _eigh_desc(HX)
+    lam_max = max(torch.linalg.eigvalsh(HY)[-1].item(), 0.0)
+    reg = eps * lam_max if lam_max > 0 else eps
+    B = HY.cpu().numpy() + reg * np.eye(dim)
+    _, W = scipy.linalg.eigh(HX.cpu().numpy(), B)
+    w = torch.from_numpy(W[:, dim - K].copy()).to(HY.device)
+    w = w / w.norm()
+    w = w if w[w.abs().argmax()] >= 0 else -w  # the sign convention of eigh_desc
+    out = Direction(
+        d=w, start=w, method="generalized", K=K, **_diagnostics(w, w, HY, HX, U, V),
+        eps=float(eps),
+    )
+    return _finish(out, H_Y)
+
+
+def directions(
+    H_Y: torch.Tensor,
+    H_X: torch.Tensor,
+    Ks: Sequence[int],
+    method: str = "eglass",
+    *,
+    threshold: float = THRESHOLD,
+    top: int | None = None,
+    eps: float = EPS,
+    max_iter: int = MAX_ITER,
+) -> list[Direction]:
+    """One :class:`Direction` per K in ``Ks`` by ``method`` (``"walk"`` starts from the
+    ``"eglass"`` direction)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    Ks = list(Ks)
+    if not Ks:
+        raise ValueError("Ks must hold at least one index K")
+    if method in ("eglass", "walk"):
+        return [eglass_direction(H_Y, H_X, K, threshold, top, max_iter) for K in Ks]
+    if method == "generalized":
+        return [generalized_direction(H_Y, H_X, K, eps) for K in Ks]
+    return [eigenvector_direction(H_Y, H_X, K) for K in Ks]
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def _phi(G: torch.nn.Module, A) -> Callable[[torch.Tensor], torch.Tensor]:
+    r""":math:`\phi(z) = A G(z)` for one latent ``(1, d)``."""
+    return lambda w: A(G(w))
+
+
+def _jacobian(G: torch.nn.Module, A, z: torch.Tensor) -> torch.Tensor:
+    r""":math:`J_\phi(z)` ``(m, d)`` at one latent ``(d,)`` (:func:`eglass.geometry.jacobian`)."""
+    from .geometry import jacobian
+
+    return jacobian(_phi(G, A), z.unsqueeze(0))
+
+
+def _range_basis(J: torch.Tensor, top: int, rtol: float = 1e-6) -> torch.Tensor:
+    r"""Orthonormal ``(d, k)`` basis of the top-``top`` right singular vectors of ``J``
+    (top eigenvectors of :math:`H_Y = J^\top J`), dropping those with eigenvalue below
+    ``rtol`` times the largest (they are already null)."""
+    evals, U = _eigh_desc(J.T @ J)
+    keep = int((evals[:top] > rtol * evals[0].clamp_min(1e-300)).sum())
+    return U[:, : max(keep, 1)].to(J.dtype)
+
+
+@dataclass
+class WalkPath:
+    r"""A null-space walk: the latents visited and their measurement errors.
+
+    Attributes:
+        z: ``(S + 1, d)`` latents, ``z[0] = z0``; ``z[k]`` is after ``k`` steps.
+        length: ``(S + 1,)`` distance travelled along the tangent, :math:`k h`.
+        errors: ``(S + 1,)`` measurement error of ``G(z[k])`` (after the correction).
+        correction: ``(S + 1,)`` norm of the Gauss-Newton correction applied at each step.
+        direction: the :class:`Direction` the walk started from.
+    """
+
+    z: torch.Tensor
+    length: torch.Tensor
+    errors: torch.Tensor
+    correction: torch.Tensor
+    direction: Direction
+
+
+def null_space_walk(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    z0: torch.Tensor,
+    direction: Direction | torch.Tensor,
+    length: float,
+    steps: int = 20,
+    top: int | None = None,
+    corrections: int = 2,
+) -> WalkPath:
+    r"""Walk from ``z0`` along ``direction`` while staying on :math:`A G(z) = y`.
+
+    At every step, with :math:`J = J_\phi(z_k)` and :math:`U_k` its top-``top`` right
+    singular vectors (the measurement-sensitive latent directions, the top eigenvectors of
+    :math:`H_Y(z_k)`):
+
+    1. project the tangent onto the local near-null space and renormalize,
+       :math:`t \leftarrow (I - U_k U_k^\top) t / \|\cdot\|`;
+    2. predict :math:`z \leftarrow z_k + h\, t` with :math:`h = \text{length}/\text{steps}`;
+    3. correct back towards the measurements with Gauss-Newton steps *orthogonal to the
+       tangent* (pseudo-arclength continuation), so they cannot undo the walk, reusing
+       :math:`J`: with :math:`B` an orthonormal basis of :math:`t^\perp`,
+       :math:`z \leftarrow z - B (J B)^{+} (\phi(z) - y)`, ``corrections`` times.
+
+    Where :math:`J` has a null space (super-resolution: rank :math:`\le m < d`) the path
+    follows :math:`A G(z) = y`; where it has none (inpainting, :math:`m > d`) the correction
+    uses every other latent direction to cancel the drift of the measurements.
+
+    One Jacobian (``d`` batched JVPs) and ``1 + corrections`` generator calls per step.
+
+    Args:
+        G: generator ``(N, d) -> (N, C, H, W)``.
+        A: linear operator (``eglass.operators``) or callable images -> measurements.
+        y: measurements ``(1, ...)``, the shape of ``A(G(z0))``.
+        z0: starting latent ``(1, d)``.
+        direction: a :class:`Direction` or a ``(d,)`` tensor (normalized here).
+        length: signed distance to travel along the tangent (negative walks backwards).
+        steps: number of steps ``S`` >= 1.
+        top: size of the measurement-sensitive subspace (default ``min(20, d)``).
+        corrections: Gauss-Newton corrections per step (0 disables the correction).
+    """
+    dim = check_generator(G)
+    check_latents("z0", z0, dim)
+    if z0.shape[0] != 1:
+        raise ValueError(f"z0 must be a single latent (1,{dim}), got {tuple(z0.shape)}")
+    check_finite("y", y)
+    d = direction.d if isinstance(direction, Direction) else direction
+    if not isinstance(d, torch.Tensor) or d.shape != (dim,):
+        raise ValueError(f"direction must have shape ({dim},), got "
+                         f"{tuple(d.shape) if isinstance(d, torch.Tensor) else type(d).__name__}")
+    check_finite("direction", d)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if isinstance(corrections, bool) or not isinstance(corrections, int) or corrections < 0:
+        raise ValueError(f"corrections must be a non-negative integer, got {corrections!r}")
+    if not math.isfinite(length):
+        raise ValueError(f"length must be finite, got {length}")
+    top = _check_index("top", min(TOP, dim) if top is None else top, dim)
+    if not isinstance(direction, Direction):
+        direction = Direction(
+            d=d, start=d, method="given", K=0, corr_Y_start=d.new_zeros(0), corr_Y=d.new_zeros(0),
+            corr_X_start=d.new_zeros(0), corr_X=d.new_zeros(0), quad_Y_start=float("nan"),
+            quad_Y=float("nan"), quad_X_start=float("nan"), quad_X=float("nan"),
+        )
+
+    h = abs(length) / steps
+    t = (d / d.norm()).detach().to(z0.dtype) * (1.0 if length >= 0 else -1.0)
+    z = z0.detach()[0].clone()
+    phi = _phi(G, A)
+    target = y.detach().reshape(-1).to(z.dtype)
+    eye = torch.eye(dim, dtype=z.dtype, device=z.device)
+    zs, errs, corr = [z.clone()], [], [0.0]
+    with torch.no_grad():
+        errs.append(measurement_error(A, G(z.unsqueeze(0)), y).item())
+    for _ in range(steps):
+        J = _jacobian(G, A, z).detach()
+        U = _range_basis(J, top)
+        t = t - U @ (U.T @ t)
+        norm = t.norm()
+        if norm < 1e-8:
+            raise ValueError("the walking direction lies in the measurement-sensitive subspace "
+                             f"span(U_top) (top={top}); use a smaller top or another direction")
+        t = t / norm
+        z = z + h * t
+        B = torch.linalg.qr(torch.cat([t.unsqueeze(1), eye], dim=1))[0][:, 1:]  # t-perp
+        solve = torch.linalg.pinv(J @ B, rtol=1e-6)
+        moved = torch.zeros((), dtype=z.dtype)
+        with torch.no_grad():
+            for _ in range(corrections):
+                delta = -B @ (solve @ (phi(z.unsqueeze(0)).reshape(-1) - target))
+                z = z + delta
+                moved = moved + delta.norm()
+            errs.append(measurement_error(A, G(z.unsqueeze(0)), y).item())
+        zs.append(z.clone())
+        corr.append(moved.item())
+    return WalkPath(
+        z=torch.stack(zs),
+        length=torch.arange(steps + 1, dtype=z.dtype) * h * (1.0 if length >= 0 else -1.0),
+        errors=torch.tensor(errs, dtype=z.dtype),
+        correction=torch.tensor(corr, dtype=z.dtype),
+        direction=direction,
+    )
+
+
+# --------------------------------------------------------------------------- exploration
+
+
+@dataclass
+class Exploration:
+    r"""``N`` candidate solutions with the evaluation every method shares.
+
+    Attributes:
+        z: latents ``(N, d)`` (``None`` for methods that produce images only).
+        x: images ``(N, C, H, W)`` in [-1, 1] (generator outputs).
+        errors: measurement error of ``x`` ``(N,)`` (:func:`eglass.evaluate.measurement_error`).
+        feasible: ``errors <= tau`` ``(N,)`` bool.
+        perceptual: distance to the reference ``G(z0)`` ``(N,)``, or ``None`` without a
+            distance.
+        eta: step of each solution ``(N,)`` (for ``"walk"``: signed length walked).
+        K: 1-based index of each solution's direction ``(N,)`` (long).
+        method: how the solutions were made.
+        tau: feasibility threshold.
+        reference: ``G(z0)`` ``(1, C, H, W)``; ``reference_error``: its measurement error.
+        x_bp, errors_bp: back-projected images :math:`x + A^\dagger(y - Ax)` and their errors,
+            or ``None``.
+        directions: the :class:`Direction` of each K used (in order of ``Ks``).
+        paths: the :class:`WalkPath` of each (K, sign) walked (``"walk"`` only).
+    """
+
+    z: torch.Tensor | None
+    x: torch.Tensor
+    errors: torch.Tensor
+    feasible: torch.Tensor
+    perceptual: torch.Tensor | None
+    eta: torch.Tensor
+    K: torch.Tensor
+    method: str
+    tau: float
+    reference: torch.Tensor
+    reference_error: float
+    x_bp: torch.Tensor | None = None
+    errors_bp: torch.Tensor | None = None
+    directions: list[Direction] = field(default_factory=list)
+    paths: list[WalkPath] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def feasible_fraction(self) -> float:
+        """Fraction of the solutions with measurement error <= tau."""
+        return self.feasible.float().mean().item()
+
+    def error_range(self) -> tuple[float, float]:
+        """``(min, max)`` measurement error over the solutions (the paper's figure captions)."""
+        return self.errors.min().item(), self.errors.max().item()
+
+
+def evaluate_solutions(
+    A,
+    y: torch.Tensor,
+    x: torch.Tensor,
+    reference: torch.Tensor,
+    *,
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    tau: float = TAU,
+    back_project: bool = False,
+    z: torch.Tensor | None = None,
+    eta: torch.Tensor | None = None,
+    K: torch.Tensor | None = None,
+    method: str = "",
+) -> Exploration:
+    r"""Evaluate candidate images ``x`` ``(N, C, H, W)`` against measurements ``y`` and a
+    reference solution ``(1, C, H, W)``: measurement errors, feasibility at ``tau``,
+    perceptual distance to the reference, optional back-projection. Any method of making
+    solutions (e-GLASS, PULSE, ...) can be scored by the same code."""
+    if not tau > 0:
+        raise ValueError(f"tau must be positive, got {tau}")
+    n = x.shape[0]
+    with torch.no_grad():
+        errors = measurement_error(A, x, y)
+        ref_error = measurement_error(A, reference, y).item()
+        perceptual = None if distance is None else distance(x, reference).detach()
+        x_bp = errors_bp = None
+        if back_project:
+            from .inversion import back_project as _bp
+
+            x_bp = _bp(A, x, y)
+            errors_bp = measurement_error(A, x_bp, y)
+    return Exploration(
+        z=z, x=x.detach(), errors=errors, feasible=errors <= tau, perceptual=perceptual,
+        eta=torch.full((n,), float("nan")) if eta is None else eta,
+        K=torch.zeros(n, dtype=torch.long) if K is None else K,
+        method=method, tau=float(tau), reference=reference.detach(), reference_error=ref_error,
+        x_bp=x_bp, errors_bp=errors_bp,
+    )
+
+
+def _generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([G(chunk) for chunk in z.split(batch_size)])
+
+
+def explore(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    z0: torch.Tensor,
+    H_Y: torch.Tensor,
+    H_X: torch.Tensor,
+    *,
+    method: str = "eglass",
+    Ks: Sequence[int] = (8,),
+    etas: Sequence[float] | torch.Tensor = (-3.0, -1.5, 1.5, 3.0),
+    threshold: float = THRESHOLD,
+    top: int | None = None,
+    eps: float = EPS,
+    max_iter: int = MAX_ITER,
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    tau: float = TAU,
+    back_project: bool = False,
+    walk_steps: int = 20,
+    walk_corrections: int = 2,
+    batch_size: int = 256,
+) -> Exploration:
+    r"""Many solutions from one :math:`z_0`: :math:`G(z_0 + \eta\, d_K)` for every K in ``Ks``
+    and every :math:`\eta` in ``etas`` (``N = len(Ks) * len(etas)``, K-major order).
+
+    For ``"eigenvector"``, ``"eglass"`` and ``"generalized"`` the ``N`` latents go through
+    ``G`` as one batch (chunks of ``batch_size``), so ``N`` solutions cost about one batched
+    forward pass plus two ``d x d`` eigen-decompositions. For ``"walk"`` each K and each sign
+    of :math:`\eta` is one :func:`null_space_walk` to the largest :math:`|\eta|`, and the
+    solutions are read off the path at the step nearest each :math:`|\eta|`.
+
+    Args:
+        G: generator; for IAGAN pass the fine-tuned one (``result.generator``).
+        A: linear operator; ``y``: measurements ``(1, ...)``; ``z0``: latent ``(1, d)``.
+        H_Y, H_X: metrics ``(d, d)`` at ``z0`` (``eglass.geometry``).
+        method: one of :data:`METHODS`.
+        Ks: 1-based direction indices (the paper: K, K-1, K-2, ...).
+        etas: steps along each direction, in latent units (:math:`\|z_0\| \approx \sqrt d`).
+        threshold, top, max_iter: Algorithm 1 (:func:`eglass_direction`); ``top`` is also
+            the walk's measurement-sensitive subspace.
+        eps: ``"generalized"`` regularization (:func:`generalized_direction`).
+        distance: perceptual distance ``dist(x0, x1) -> (N,)`` (``eglass.distances``);
+            ``None`` skips ``perceptual``.
+        tau: feasibility threshold. back_project: also return :math:`x + A^\dagger(y - Ax)`.
+        walk_steps, walk_corrections: :func:`null_space_walk` settings per walk.
+
+    Returns:
+        :class:`Exploration`.
+    """
+    dim = check_generator(G)
+    check_latents("z0", z0, dim)
+    if z0.shape[0] != 1:
+        raise ValueError(f"z0 must be a single latent (1,{dim}), got {tuple(z0.shape)}")
+    check_finite("y", y)
+    if H_Y.shape != (dim, dim):
+        raise ValueError(f"H_Y must be ({dim},{dim}) for this generator's latent_dim={dim}, "
+                         f"got {tuple(H_Y.shape)}")
+    eta_list = [float(e) for e in (etas.tolist() if isinstance(etas, torch.Tensor) else etas)]
+    if not eta_list or not all(math.isfinite(e) for e in eta_list):
+        raise ValueError(f"etas must be a non-empty list of finite numbers, got {eta_list}")
+    dirs = directions(H_Y, H_X, Ks, method, threshold=threshold, top=top, eps=eps,
+                      max_iter=max_iter)
+    z0 = z0.detach()
+    eta = torch.tensor(eta_list, dtype=z0.dtype, device=z0.device)
+    if method != "walk":
+        D = torch.stack([dr.d.to(z0) for dr in dirs])  # (k, d)
+        z = (z0 + eta[None, :, None] * D[:, None, :]).reshape(-1, dim)
+        paths: list[WalkPath] = []
+    else:
+        z_rows, paths = [], []
+        for dr in dirs:
+            row = torch.empty(len(eta_list), dim, dtype=z0.dtype, device=z0.device)
+            for sign in (1.0, -1.0):
+                picks = [i for i, e in enumerate(eta_list) if (e > 0 if sign > 0 else e <= 0)]
+                if not picks:
+                    continue
+                reach = max(abs(eta_list[i]) for i in picks)
+                if reach == 0:
+                    row[picks] = z0[0]
+                    continue
+                path = null_space_walk(G, A, y, z0, dr, sign * reach, walk_steps, top,
+                                       walk_corrections)
+                paths.append(path)
+                for i in picks:
+                    row[i] = path.z[round(abs(eta_list[i]) / reach * walk_steps)]
+            z_rows.append(row)
+        z = torch.cat(z_rows)
+    x = _generate(G, z, batch_size)
+    reference = _generate(G, z0, 1)
+    out = evaluate_solutions(
+        A, y, x, reference, distance=distance, tau=tau, back_project=back_project, z=z,
+        eta=eta.repeat(len(dirs)),
+        K=torch.tensor([dr.K for dr in dirs], device=z0.device).repeat_interleave(len(eta_list)),
+        method=method,
+    )
+    out.directions = dirs
+    out.paths = paths
+    return out
