@@ -10,38 +10,7 @@ from torch import nn
 
 from eglass.evaluate import TAU_STRICT, measurement_error
 from eglass.inversion import InversionResult, back_project, invert
-
-
-class AveragePool:
-    """Super-resolution by ``f x f`` average pooling; ``A_dagger`` = nearest upsampling."""
-
-    def __init__(self, factor: int):
-        self.factor = factor
-
-    def __call__(self, x):
-        return F.avg_pool2d(x, self.factor)
-
-    A = __call__
-
-    def A_dagger(self, y):
-        f = self.factor
-        return y.repeat_interleave(f, -2).repeat_interleave(f, -1)
-
-
-class GaussianCS:
-    """Compressed sensing ``y = M vec(x)`` with a Gaussian ``M (m, n)``; ``A_dagger = M^+``."""
-
-    def __init__(self, m: int, shape: tuple[int, int, int], seed: int = 0):
-        g = torch.Generator().manual_seed(seed)
-        n = shape[0] * shape[1] * shape[2]
-        self.M = torch.randn(m, n, generator=g, dtype=torch.float64) / m**0.5
-        self.shape = shape
-
-    def __call__(self, x):
-        return x.flatten(1) @ self.M.T.to(x.dtype)
-
-    def A_dagger(self, y):
-        return (y @ torch.linalg.pinv(self.M).T.to(y.dtype)).view(-1, *self.shape)
+from eglass.operators import CompressedSensing, Inpainting, SuperResolution, box_mask
 
 
 def measurements(G, n=3, seed=1):
@@ -55,7 +24,7 @@ FAST = dict(restarts=4, steps=150, finetune_steps=40, progress=False)
 
 @pytest.mark.parametrize("method", ["latent", "iagan"])
 def test_result_fields_and_shapes(tiny_generator, method):
-    A = AveragePool(2)
+    A = SuperResolution(2)
     x_true = measurements(tiny_generator)
     y = A(x_true)
     r = invert(tiny_generator, A, y, method, tol=None, **FAST)
@@ -73,7 +42,7 @@ def test_result_fields_and_shapes(tiny_generator, method):
 
 
 def test_best_restart_is_kept(tiny_generator):
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator))
     r = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
     torch.testing.assert_close(r.errors, r.restart_errors.min(dim=0).values)
@@ -87,7 +56,7 @@ def test_measurements_in_a_batch_are_independent(tiny_generator, method):
 
     Same seed, so the same starts; Adam acts elementwise on a sum of per-measurement losses.
     """
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator))
     other = y.clone()
     other[1:] = A(measurements(tiny_generator, seed=9))[1:]
@@ -101,7 +70,7 @@ def test_measurements_in_a_batch_are_independent(tiny_generator, method):
 
 
 def test_latent_fit_and_iagan_reach_low_error(tiny_generator):
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator))  # in the range of G: the latent fit alone succeeds
     latent = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
     assert (latent.errors < TAU_STRICT).all()
@@ -110,7 +79,7 @@ def test_latent_fit_and_iagan_reach_low_error(tiny_generator):
 
 def test_iagan_fits_images_outside_the_range_better(tiny_generator):
     """Images of another network are outside G's range; fine-tuning G fits them better."""
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(TinyGenerator(seed=3).double(), n=4))
     latent = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
     iagan = invert(tiny_generator, A, y, "iagan", tol=None, lr_generator=1e-3, **FAST)
@@ -121,7 +90,12 @@ def test_iagan_fits_images_outside_the_range_better(tiny_generator):
 def test_back_project_is_exactly_consistent(tiny_generator):
     x = measurements(tiny_generator, n=4)
     other = measurements(tiny_generator, n=4, seed=7)
-    for A in (AveragePool(2), GaussianCS(30, (1, 12, 10))):
+    for A in (
+        SuperResolution(2),
+        SuperResolution(2, kernel="bicubic"),
+        Inpainting(box_mask((12, 10), 4)),
+        CompressedSensing(30, (1, 12, 10)),
+    ):
         y = A(x)
         x_bp = back_project(A, other, y)
         assert x_bp.shape == other.shape
@@ -129,13 +103,13 @@ def test_back_project_is_exactly_consistent(tiny_generator):
         # nothing moves when x already fits: x_bp = x
         torch.testing.assert_close(back_project(A, x, y), x, rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="y has shape"):
-        back_project(AveragePool(2), other, torch.zeros(4, 1, 5, 5, dtype=torch.float64))
+        back_project(SuperResolution(2), other, torch.zeros(4, 1, 5, 5, dtype=torch.float64))
     with pytest.raises(TypeError, match="A_dagger"):
         back_project(lambda t: t[..., ::2, ::2], other, other[..., ::2, ::2])
 
 
 def test_invert_back_projection_matches_helper(tiny_generator):
-    A = GaussianCS(30, (1, 12, 10))
+    A = CompressedSensing(30, (1, 12, 10))
     y = A(measurements(tiny_generator))
     r = invert(tiny_generator, A, y, "latent", **FAST)
     torch.testing.assert_close(r.x_bp, back_project(A, r.x, y))
@@ -146,7 +120,7 @@ def test_user_generator_unchanged_by_iagan(tiny_generator):
     for p in tiny_generator.parameters():
         p.requires_grad_(True)
     before = {k: v.clone() for k, v in tiny_generator.state_dict().items()}
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator, n=2))
     r = invert(tiny_generator, A, y, "iagan", tol=None, **FAST)
     after = tiny_generator.state_dict()
@@ -168,7 +142,7 @@ def test_user_generator_unchanged_by_iagan(tiny_generator):
 
 
 def test_same_seed_same_result_different_seed_different(tiny_generator):
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator, n=2))
     a = invert(tiny_generator, A, y, "iagan", seed=3, tol=None, **FAST)
     b = invert(tiny_generator, A, y, "iagan", seed=3, tol=None, **FAST)
@@ -182,7 +156,7 @@ def test_same_seed_same_result_different_seed_different(tiny_generator):
 
 
 def test_early_stopping_at_tol(tiny_generator):
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator))
     r = invert(tiny_generator, A, y, "iagan", tol=1e-3, **FAST)
     assert (r.errors <= 1e-3).all()
@@ -196,7 +170,7 @@ def test_early_stopping_at_tol(tiny_generator):
 
 def test_noise_aware_stopping(tiny_generator):
     """With known noise sigma the fit stops at the discrepancy level sigma^2/4."""
-    A = AveragePool(2)
+    A = SuperResolution(2)
     x_true = measurements(tiny_generator)
     sigma = 0.1
     noise = sigma * torch.randn(3, 1, 6, 5, generator=torch.Generator().manual_seed(0))
@@ -210,7 +184,7 @@ def test_noise_aware_stopping(tiny_generator):
 
 
 def test_latent_prior_shrinks_latents(tiny_generator):
-    A = GaussianCS(4, (1, 12, 10))  # 4 measurements, d = 8: many latents fit them
+    A = CompressedSensing(4, (1, 12, 10))  # 4 measurements, d = 8: many latents fit them
     y = A(measurements(tiny_generator))
     plain = invert(tiny_generator, A, y, "latent", tol=None, **FAST)
     prior = invert(tiny_generator, A, y, "latent", tol=None, prior_weight=1e-2, **FAST)
@@ -218,7 +192,7 @@ def test_latent_prior_shrinks_latents(tiny_generator):
 
 
 def test_bad_inputs(tiny_generator):
-    A = AveragePool(2)
+    A = SuperResolution(2)
     y = A(measurements(tiny_generator))
     with pytest.raises(ValueError, match=r"y has shape \(3,1,5,5\).*\(N,1,6,5\)"):
         invert(tiny_generator, A, y[..., :5, :], progress=False)
