@@ -11,11 +11,13 @@ A solution is *feasible* when :math:`e(x) \le \tau`; the paper's threshold is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .utils import check_images
 
-__all__ = ["TAU", "TAU_STRICT", "measurement_error", "feasible", "psnr"]
+__all__ = ["TAU", "TAU_STRICT", "measurement_error", "feasible", "psnr", "Diversity", "diversity"]
 
 TAU = 1e-2
 TAU_STRICT = 1e-3
@@ -55,3 +57,68 @@ def psnr(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     check_images("reference", reference)
     mse = ((x - reference) / 2).pow(2).flatten(1).mean(dim=1)
     return -10 * torch.log10(mse.clamp_min(1e-12))
+
+
+@dataclass
+class Diversity:
+    """How different a set of solutions is (see :func:`diversity`).
+
+    Attributes:
+        n: number of solutions counted (the feasible ones when a mask is given).
+        mean_distance: mean perceptual distance over the ``n (n - 1) / 2`` pairs
+            (``nan`` when ``n < 2``).
+        classes: number of distinct classes the classifier predicts (``None`` without one).
+        labels: predicted class of each counted solution ``(n,)`` (``None`` without one).
+    """
+
+    n: int
+    mean_distance: float
+    classes: int | None = None
+    labels: torch.Tensor | None = None
+
+
+def diversity(
+    x: torch.Tensor,
+    distance,
+    classifier: torch.nn.Module | None = None,
+    mask: torch.Tensor | None = None,
+) -> Diversity:
+    r"""Diversity of solutions ``x`` ``(N, C, H, W)``: mean pairwise perceptual distance and
+    number of distinct classes, over the solutions selected by ``mask`` (e.g. the feasible
+    ones).
+
+    .. math:: \bar d = \frac{2}{n(n-1)} \sum_{i<j} d(x_i, x_j)
+
+    Args:
+        x: images ``(N, C, H, W)`` in [-1, 1].
+        distance: an ``eglass.distances.Distance`` (uses ``flat_features`` once per image),
+            or any callable ``dist(x0, x1) -> (M,)``.
+        classifier: optional ``nn.Module`` images -> logits ``(N, classes)``.
+        mask: optional boolean ``(N,)``: which solutions to count.
+    """
+    check_images("x", x)
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != (
+            x.shape[0],
+        ):
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"mask must be a boolean tensor of shape ({x.shape[0]},), got {got}")
+        x = x[mask.to(x.device)]
+    n = x.shape[0]
+    with torch.no_grad():
+        if n < 2:
+            mean = float("nan")
+        elif hasattr(distance, "flat_features"):
+            f = distance.flat_features(x).flatten(1)
+            pair = torch.cdist(f.double(), f.double()).pow(2)
+            mean = (pair.sum() / (n * (n - 1))).item()
+        else:
+            i, j = torch.triu_indices(n, n, offset=1)
+            mean = distance(x[i], x[j]).mean().item()
+        labels = classes = None
+        if classifier is not None and n > 0:
+            labels = classifier(x).argmax(dim=1)
+            classes = int(labels.unique().numel())
+        elif classifier is not None:
+            labels, classes = torch.zeros(0, dtype=torch.long), 0
+    return Diversity(n=n, mean_distance=mean, classes=classes, labels=labels)

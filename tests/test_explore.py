@@ -275,3 +275,40 @@ def test_explore_walk_reads_the_path(tiny_problem):
         null_space_walk(G, A, y, z0, out.directions[0], 1.0, steps=0)
     with pytest.raises(ValueError, match=r"direction must have shape \(8,\)"):
         null_space_walk(G, A, y, z0, torch.ones(5, dtype=torch.float64), 1.0)
+
+
+# ----------------------------------------------------------------------------- diversity
+
+
+def test_diversity_mean_pairwise_distance_and_classes():
+    from eglass.distances import PixelDistance
+    from eglass.evaluate import diversity
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 1, 7, 9, generator=g) * 2 - 1
+    dist = PixelDistance()
+    pairs = [dist(x[i : i + 1], x[j : j + 1]).item() for i in range(5) for j in range(i + 1, 5)]
+    out = diversity(x, dist)
+    assert out.n == 5 and out.classes is None
+    assert out.mean_distance == pytest.approx(sum(pairs) / len(pairs), rel=1e-5)
+    # any callable distance gives the same number
+    assert diversity(x, lambda a, b: dist(a, b)).mean_distance == pytest.approx(
+        out.mean_distance, rel=1e-5)
+    # classes: a linear "which half is brighter" classifier on real images
+    x[:2, :, :, :4] = 1.0
+    x[:2, :, :, 4:] = -1.0
+    x[2:, :, :, :4] = -1.0
+    x[2:, :, :, 4:] = 1.0
+    half = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(63, 2, bias=False))
+    with torch.no_grad():
+        w = torch.zeros(2, 1, 7, 9)
+        w[0, :, :, :4], w[1, :, :, 4:] = 1.0, 1.0
+        half[1].weight.copy_(w.flatten(1))
+    both = diversity(x, dist, classifier=half)
+    assert both.classes == 2 and both.labels.tolist() == [0, 0, 1, 1, 1]
+    only = diversity(x, dist, classifier=half, mask=torch.tensor([True, True, False, False, False]))
+    assert only.n == 2 and only.classes == 1 and only.mean_distance == pytest.approx(0.0)
+    none = diversity(x, dist, classifier=half, mask=torch.zeros(5, dtype=torch.bool))
+    assert none.n == 0 and math.isnan(none.mean_distance) and none.classes == 0
+    with pytest.raises(ValueError, match=r"mask must be a boolean tensor of shape \(5,\)"):
+        diversity(x, dist, mask=torch.ones(4, dtype=torch.bool))
