@@ -312,3 +312,44 @@ def test_diversity_mean_pairwise_distance_and_classes():
     assert none.n == 0 and math.isnan(none.mean_distance) and none.classes == 0
     with pytest.raises(ValueError, match=r"mask must be a boolean tensor of shape \(5,\)"):
         diversity(x, dist, mask=torch.ones(4, dtype=torch.bool))
+
+
+# ----------------------------------------------------------------------------- widgets
+
+
+def test_explorer_figure_and_widget(tiny_generator):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from eglass.operators import Inpainting
+    from eglass.widgets import Explorer, explorer
+
+    G = tiny_generator
+    mask = torch.zeros(12, 10, dtype=torch.float64)
+    mask[4:6, 3:6] = 1.0  # observe 6 pixels: m < d, like the crop
+    A = Inpainting(mask)
+    z0 = torch.randn(1, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    with torch.no_grad():
+        y = A(G(z0))
+    H_Y, H_X = tiny_metrics(G, A, z0)
+    ex = Explorer(G, A, y, z0, H_Y, H_X, top=4, threshold=0.1, eta_max=2.0, walk_steps=8)
+    for method in ("eigenvector", "eglass", "generalized", "walk"):
+        s = ex.solution(method, 2, 1.5)
+        ref = explore(G, A, y, z0, H_Y, H_X, method=method, Ks=[2], etas=[1.5], top=4,
+                      threshold=0.1, walk_steps=8) if method != "walk" else None
+        if ref is not None:
+            assert torch.allclose(s["x"], ref.x) and s["error"] == pytest.approx(ref.errors.item())
+    walked = null_space_walk(G, A, y, z0, ex.direction("walk", 2), 2.0, 8, 4)
+    assert torch.allclose(ex.latent("walk", 2, 1.5), walked.z[6:7])
+    fig = ex.figure("eglass", 2, -1.0)
+    assert len([a for a in fig.axes if a.images]) == 5 and "eglass, K=2" in fig._suptitle.get_text()
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"\|eta\| must be <= eta_max=2.0"):
+        ex.latent("eglass", 2, 3.0)
+    box = explorer(G, A, y, z0, H_Y, H_X, Ks=[1, 2, 3], top=4, threshold=0.1, eta_max=2.0)
+    method, K, eta = box.children[0].children
+    assert K.options == (1, 2, 3) and eta.max == 2.0 and box.explorer.dim == 8
+    K.value = 1  # redraws without a frontend
+    plt.close("all")
