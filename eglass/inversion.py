@@ -33,10 +33,18 @@ from torch import nn
 from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
-from .evaluate import measurement_error
+from .evaluate import TAU_STRICT, measurement_error, psnr
 from .utils import check_finite, check_generator, check_images, make_generator, stopwatch
 
-__all__ = ["InversionResult", "invert", "back_project", "METHODS"]
+__all__ = [
+    "InversionResult",
+    "invert",
+    "finetune",
+    "back_project",
+    "compare_solutions",
+    "summarize",
+    "METHODS",
+]
 
 METHODS = ("latent", "iagan")
 
@@ -59,6 +67,9 @@ class InversionResult:
             start, rows ``1..latent_steps`` the latent fit (of the restart finally chosen),
             the rest the fine-tuning.
         latent_steps: how many latent-fit steps ran (early stopping may cut them short).
+        z_latent, x_latent: the latent fit's solution ``(N, d)`` and its image with the
+            original generator ``(N, C, H, W)`` (for ``"latent"`` the same as ``z``, ``x``;
+            for ``"iagan"`` the starting point of the fine-tuning).
         restart_z: every restart's latent after the latent fit ``(R, N, d)``.
         restart_errors: their measurement errors ``(R, N)``.
         seconds: wall time of the whole call.
@@ -72,6 +83,8 @@ class InversionResult:
     errors: torch.Tensor
     history: torch.Tensor
     latent_steps: int
+    z_latent: torch.Tensor
+    x_latent: torch.Tensor
     restart_z: torch.Tensor
     restart_errors: torch.Tensor
     seconds: float
@@ -105,6 +118,8 @@ class InversionResult:
             x_bp=None if self.x_bp is None else self.x_bp[s],
             errors=self.errors[s],
             history=self.history[:, s],
+            z_latent=self.z_latent[s],
+            x_latent=self.x_latent[s],
             restart_z=self.restart_z[:, s],
             restart_errors=self.restart_errors[:, s],
         )
@@ -162,8 +177,8 @@ def invert(
         A: linear operator (``eglass.operators``) or any differentiable callable images ->
             measurements (``A_dagger`` is needed only for back-projection).
         y: measurements ``(N, ...)`` with ``y[i]`` shaped like ``A(G(z))[0]``.
-        method: ``"latent"`` (fit ``z`` only) or ``"iagan"`` (then fine-tune ``z`` and a
-            per-measurement copy of ``G``).
+        method: ``"latent"`` (fit ``z`` only) or ``"iagan"`` (then :func:`finetune` ``z`` and
+            a per-measurement copy of ``G``).
         restarts: ``R`` Gaussian starts per measurement, optimized as one batch.
         steps: Adam steps of the latent fit, learning rate ``lr``.
         finetune_steps, lr_generator, lr_latent_finetune: IAGAN joint fine-tuning budget and
@@ -183,126 +198,259 @@ def invert(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    d = check_generator(G)
     _check_positive_int("restarts", restarts)
     _check_positive_int("steps", steps)
     _check_positive("lr", lr)
     if method == "iagan":
-        _check_positive_int("finetune_steps", finetune_steps)
-        _check_positive("lr_generator", lr_generator)
-        _check_positive("lr_latent_finetune", lr_latent_finetune)
-    if tol is not None and not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0 or None, got {tol}")
-    if not (math.isfinite(prior_weight) and prior_weight >= 0):
-        raise ValueError(f"prior_weight must be a finite number >= 0, got {prior_weight}")
-    if noise_sigma is not None and not (math.isfinite(noise_sigma) and noise_sigma >= 0):
-        raise ValueError(f"noise_sigma must be a finite number >= 0 or None, got {noise_sigma}")
-    training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
-    if training:
-        raise ValueError(
-            f"the generator must be in eval mode (call G.eval()); modules in training mode: "
-            f"{training[:3]}. In training mode BatchNorm would mix the random starts."
-        )
-    if back_project and not callable(getattr(A, "A_dagger", None)):
-        raise TypeError(
-            f"back_project=True needs A.A_dagger(y); {type(A).__name__} has none "
-            "(pass back_project=False)"
-        )
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"y must be a torch.Tensor of measurements (N,...), got {type(y).__name__}")
-    check_finite("y", y)
-
-    params = {k: v.detach() for k, v in G.named_parameters()}
-    buffers = {k: v.detach() for k, v in G.named_buffers()}
-    dtype = next(iter(params.values())).dtype if params else y.dtype
-    device = y.device
-    y = y.to(dtype)
-    with torch.no_grad():
-        z_probe = torch.zeros(1, d, dtype=dtype, device=device)
-        probe = functional_call(G, (params, buffers), (z_probe,))
-        check_images("G(z)", probe)
-        expected = (y.shape[0], *A(probe).shape[1:])
-    _check_measurements(y, expected, f"A(G(z)) for {_shape(probe[0])} images")
-    if y.shape[0] < 1:
-        raise ValueError("y holds no measurement (N = 0)")
-
-    stop = tol if tol is not None else -math.inf
-    if noise_sigma is not None:
-        stop = max(stop, noise_sigma**2 / 4)
-    n = y.shape[0]
-
-    def prior(z: torch.Tensor) -> torch.Tensor:
-        return prior_weight * z.pow(2).mean(dim=1) if prior_weight else z.new_zeros(z.shape[0])
+        _check_budget(finetune_steps, lr_generator, lr_latent_finetune)
+    p = _Problem(G, A, y, tol, prior_weight, noise_sigma, back_project)
+    d, n, y = p.d, p.n, p.y
 
     with stopwatch() as elapsed:
         # Latent fit: R*N latents in one Adam, row r*N + i fits measurement i.
-        gen = make_generator(seed, device)
-        z_all = torch.randn(restarts * n, d, generator=gen, device=gen.device, dtype=dtype)
-        z_all = z_all.to(device)
+        gen = make_generator(seed, p.device)
+        z_all = torch.randn(restarts * n, d, generator=gen, device=gen.device, dtype=p.dtype)
+        z_all = z_all.to(p.device)
         y_rep = y.repeat(restarts, *([1] * (y.ndim - 1)))
 
         def latent_errors(z):
-            x = functional_call(G, (params, buffers), (z,))
-            e = measurement_error(A, x, y_rep)
-            return e, e + prior(z)
+            e = measurement_error(A, p.generate(z), y_rep)
+            return e, e + p.prior(z)
 
-        (z_all,), hist_latent = _adam(
-            [(z_all, lr)], latent_errors, steps, stop, restarts, n,
-            progress, f"{method}: latent fit ({restarts} starts)",
+        (z_all,), hist = _adam(
+            [(z_all, lr)],
+            latent_errors,
+            steps,
+            p.stop,
+            restarts,
+            n,
+            progress,
+            f"{method}: latent fit ({restarts} starts)",
         )
-        restart_errors = hist_latent[-1]  # (R, N)
+        restart_errors = hist[-1]  # (R, N)
         best = restart_errors.argmin(dim=0)  # (N,)
         restart_z = z_all.view(restarts, n, d)
         idx = torch.arange(n, device=best.device)
         z = restart_z[best, idx].clone()
-        history = hist_latent[:, best, idx]  # (T+1, N)
-        latent_steps = hist_latent.shape[0] - 1
-
-        if method == "latent":
-            generators = [G] * n
-            with torch.no_grad():
-                x = functional_call(G, (params, buffers), (z,))
-        else:
-            stacked = {k: v.expand(n, *v.shape).clone() for k, v in params.items()}
-            names = list(stacked)
-
-            def one(p, zi):
-                return functional_call(G, (p, buffers), (zi.unsqueeze(0),)).squeeze(0)
-
-            batched = vmap(one)
-
-            def joint_errors(zz, *ps):
-                x = batched(dict(zip(names, ps, strict=True)), zz)
-                e = measurement_error(A, x, y)
-                return e, e + prior(zz)
-
-            groups = [(z, lr_latent_finetune)] + [(stacked[k], lr_generator) for k in names]
-            tensors, hist_ft = _adam(
-                groups, joint_errors, finetune_steps, stop, 1, n,
-                progress, "iagan: fine-tune z and generator",
-            )
-            z, fitted = tensors[0], dict(zip(names, tensors[1:], strict=True))
-            history = torch.cat([history, hist_ft[1:, 0]])
-            generators = [_copy_with(G, {k: v[i] for k, v in fitted.items()}) for i in range(n)]
-            with torch.no_grad():
-                x = batched(fitted, z)
         with torch.no_grad():
+            x = p.generate(z)
             errors = measurement_error(A, x, y)
-            x_bp = _back_project_unchecked(A, x, y) if back_project else None
+        result = InversionResult(
+            z=z,
+            generators=[G] * n,
+            x=x,
+            x_bp=p.back_project(x),
+            errors=errors,
+            history=hist[:, best, idx],
+            latent_steps=hist.shape[0] - 1,
+            z_latent=z,
+            x_latent=x,
+            restart_z=restart_z.clone(),
+            restart_errors=restart_errors,
+            seconds=elapsed(),
+            method="latent",
+        )
+    if method == "latent":
+        return result
+    return _finetune(p, result, finetune_steps, lr_generator, lr_latent_finetune, progress)
 
-    return InversionResult(
-        z=z.detach(),
+
+def finetune(
+    G: nn.Module,
+    A,
+    y: torch.Tensor,
+    start: InversionResult,
+    *,
+    steps: int = 200,
+    lr_generator: float = 1e-4,
+    lr_latent: float = 1e-4,
+    tol: float | None = 1e-6,
+    prior_weight: float = 0.0,
+    noise_sigma: float | None = None,
+    back_project: bool = True,
+    progress: bool = True,
+) -> InversionResult:
+    r"""IAGAN's image-adaptive stage: from a latent fit, Adam on ``z`` and the weights of a
+    per-measurement copy of ``G``, minimizing :math:`e(G_\theta(z)) + \lambda\|z\|^2/d`.
+
+    ``invert(G, A, y, "iagan", ...)`` is ``finetune(G, A, y, invert(G, A, y, "latent", ...))``;
+    call it directly to try several fine-tuning settings from one latent fit.
+
+    Args:
+        G: the generator the latent fit used (never modified).
+        start: a ``"latent"`` :class:`InversionResult` for ``y`` (its ``z`` is the start).
+        steps, lr_generator, lr_latent: Adam steps and learning rates (weights, ``z``).
+        tol, prior_weight, noise_sigma, back_project, progress: as in :func:`invert`.
+
+    Returns:
+        an ``"iagan"`` :class:`InversionResult` whose history continues the start's.
+    """
+    if not isinstance(start, InversionResult) or start.method != "latent":
+        raise ValueError("start must be the InversionResult of a 'latent' inversion")
+    _check_budget(steps, lr_generator, lr_latent, names=("steps", "lr_generator", "lr_latent"))
+    p = _Problem(G, A, y, tol, prior_weight, noise_sigma, back_project)
+    if start.z.shape != (p.n, p.d):
+        raise ValueError(
+            f"start.z has shape {_shape(start.z)} but y holds {p.n} measurement(s) for a "
+            f"generator with latent_dim {p.d}; expected ({p.n},{p.d})"
+        )
+    return _finetune(p, start, steps, lr_generator, lr_latent, progress)
+
+
+class _Problem:
+    """Checked inputs shared by the latent fit and the fine-tuning."""
+
+    def __init__(self, G, A, y, tol, prior_weight, noise_sigma, back_project):
+        self.d = check_generator(G)
+        if tol is not None and not (math.isfinite(tol) and tol >= 0):
+            raise ValueError(f"tol must be a finite number >= 0 or None, got {tol}")
+        if not (math.isfinite(prior_weight) and prior_weight >= 0):
+            raise ValueError(f"prior_weight must be a finite number >= 0, got {prior_weight}")
+        if noise_sigma is not None and not (math.isfinite(noise_sigma) and noise_sigma >= 0):
+            raise ValueError(f"noise_sigma must be a finite number >= 0 or None, got {noise_sigma}")
+        training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
+        if training:
+            raise ValueError(
+                f"the generator must be in eval mode (call G.eval()); modules in training "
+                f"mode: {training[:3]}. In training mode BatchNorm would mix the random starts."
+            )
+        if back_project and not callable(getattr(A, "A_dagger", None)):
+            raise TypeError(
+                f"back_project=True needs A.A_dagger(y); {type(A).__name__} has none "
+                "(pass back_project=False)"
+            )
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(
+                f"y must be a torch.Tensor of measurements (N,...), got {type(y).__name__}"
+            )
+        check_finite("y", y)
+        if y.ndim < 1 or y.shape[0] < 1:
+            raise ValueError(f"y must hold N >= 1 measurements (N,...), got {_shape(y)}")
+        self.G, self.A = G, A
+        # the weights enter as plain tensors: no gradient ever reaches the user's G
+        self.params = {k: v.detach() for k, v in G.named_parameters()}
+        self.buffers = {k: v.detach() for k, v in G.named_buffers()}
+        self.dtype = next(iter(self.params.values())).dtype if self.params else y.dtype
+        self.device = y.device
+        self.y = y.to(self.dtype)
+        self.n = y.shape[0]
+        with torch.no_grad():
+            probe = self.generate(torch.zeros(1, self.d, dtype=self.dtype, device=self.device))
+            check_images("G(z)", probe)
+            expected = (self.n, *A(probe).shape[1:])
+        _check_measurements(self.y, expected, f"A(G(z)) for {_shape(probe[0])} images")
+        self.stop = tol if tol is not None else -math.inf
+        if noise_sigma is not None:
+            self.stop = max(self.stop, noise_sigma**2 / 4)
+        self.prior_weight = prior_weight
+        self.with_bp = back_project
+
+    def generate(self, z: torch.Tensor, params: dict | None = None) -> torch.Tensor:
+        return functional_call(self.G, (params or self.params, self.buffers), (z,))
+
+    def prior(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.prior_weight:
+            return z.new_zeros(z.shape[0])
+        return self.prior_weight * z.pow(2).mean(dim=1)
+
+    def back_project(self, x: torch.Tensor) -> torch.Tensor | None:
+        return x + self.A.A_dagger(self.y - self.A(x)) if self.with_bp else None
+
+
+def _finetune(
+    p: _Problem, start: InversionResult, steps: int, lr_g: float, lr_z: float, progress: bool
+) -> InversionResult:
+    n, G = p.n, p.G
+    with stopwatch() as elapsed:
+        stacked = {k: v.expand(n, *v.shape).clone() for k, v in p.params.items()}
+        names = list(stacked)
+
+        def one(params, zi):
+            return p.generate(zi.unsqueeze(0), params).squeeze(0)
+
+        batched = vmap(one)  # N generator copies, each on its own latent
+
+        def joint_errors(z, *weights):
+            e = measurement_error(p.A, batched(dict(zip(names, weights, strict=True)), z), p.y)
+            return e, e + p.prior(z)
+
+        groups = [(start.z.to(p.dtype), lr_z)] + [(stacked[k], lr_g) for k in names]
+        tensors, hist = _adam(
+            groups, joint_errors, steps, p.stop, 1, n, progress, "iagan: fine-tune z and G"
+        )
+        z, fitted = tensors[0], dict(zip(names, tensors[1:], strict=True))
+        generators = [_copy_with(G, {k: v[i] for k, v in fitted.items()}) for i in range(n)]
+        with torch.no_grad():
+            x = batched(fitted, z)
+            errors = measurement_error(p.A, x, p.y)
+            x_bp = p.back_project(x)
+    return replace(
+        start,
+        z=z,
         generators=generators,
-        x=x.detach(),
+        x=x,
         x_bp=x_bp,
         errors=errors,
-        history=history,
-        latent_steps=latent_steps,
-        restart_z=restart_z.detach().clone(),
-        restart_errors=restart_errors,
-        seconds=elapsed(),
-        method=method,
+        history=torch.cat([start.history, hist[1:, 0]]),
+        seconds=start.seconds + elapsed(),
+        method="iagan",
     )
+
+
+def compare_solutions(
+    result: InversionResult, A, y: torch.Tensor, x_true: torch.Tensor | None = None
+) -> dict[str, dict[str, torch.Tensor]]:
+    r"""The candidate images of an inversion, with their measurement errors and PSNRs.
+
+    Candidates: ``"latent"`` (:math:`G(z_{latent})`), ``"latent + BP"`` and, for an IAGAN
+    result, ``"iagan"`` (:math:`G_{ft}(z)`) and ``"iagan + BP"``; BP is :func:`back_project`.
+
+    Args:
+        result: an :class:`InversionResult` for measurements ``y``.
+        A: the operator used for the inversion.
+        y: measurements ``(N, ...)``.
+        x_true: the true images ``(N, C, H, W)`` if known (then ``"psnr"`` is filled in).
+
+    Returns:
+        ``{candidate: {"x": (N,C,H,W), "error": (N,), "psnr": (N,) or absent}}``.
+    """
+    images = {"latent": result.x_latent}
+    if result.method == "iagan":
+        images["iagan"] = result.x
+    if callable(getattr(A, "A_dagger", None)):
+        for name in list(images):
+            images[f"{name} + BP"] = back_project(A, images[name], y)
+    out = {}
+    with torch.no_grad():
+        for name, x in images.items():
+            out[name] = {"x": x, "error": measurement_error(A, x, y)}
+            if x_true is not None:
+                out[name]["psnr"] = psnr(x, x_true)
+    return out
+
+
+def summarize(comparisons: dict[str, dict[str, dict[str, torch.Tensor]]], tau: float = TAU_STRICT):
+    """A table (``pandas.DataFrame``) of :func:`compare_solutions` outputs, one per problem.
+
+    Rows ``(problem, candidate)``; columns: mean measurement error, the share of images with
+    error ``<= tau``, and the mean and standard deviation of the PSNR to the truth (dB).
+    """
+    import pandas as pd
+
+    rows = []
+    for problem, comparison in comparisons.items():
+        for name, c in comparison.items():
+            row = {
+                "problem": problem,
+                "solution": name,
+                "error (mean)": c["error"].mean().item(),
+                f"share error <= {tau:g}": (c["error"] <= tau).float().mean().item(),
+            }
+            if "psnr" in c:
+                row["PSNR dB (mean)"] = c["psnr"].mean().item()
+                row["PSNR dB (std)"] = c["psnr"].std().item() if len(c["psnr"]) > 1 else 0.0
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["problem", "solution"])
 
 
 def _adam(
@@ -366,10 +514,6 @@ def _copy_with(G: nn.Module, params: dict[str, torch.Tensor]) -> nn.Module:
     return g
 
 
-def _back_project_unchecked(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return x + A.A_dagger(y - A(x))
-
-
 def _shape(t) -> str:
     return "(" + ",".join(str(s) for s in t.shape) + ")"
 
@@ -385,6 +529,13 @@ def _check_measurements(y: torch.Tensor, expected: torch.Size | tuple, what: str
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_budget(steps, lr_generator, lr_latent, names=None) -> None:
+    names = names or ("finetune_steps", "lr_generator", "lr_latent_finetune")
+    _check_positive_int(names[0], steps)
+    _check_positive(names[1], lr_generator)
+    _check_positive(names[2], lr_latent)
 
 
 def _check_positive(name: str, value) -> None:

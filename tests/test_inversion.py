@@ -9,7 +9,14 @@ from conftest import TinyGenerator
 from torch import nn
 
 from eglass.evaluate import TAU_STRICT, measurement_error
-from eglass.inversion import InversionResult, back_project, invert
+from eglass.inversion import (
+    InversionResult,
+    back_project,
+    compare_solutions,
+    finetune,
+    invert,
+    summarize,
+)
 from eglass.operators import CompressedSensing, Inpainting, SuperResolution, box_mask
 
 
@@ -221,3 +228,44 @@ def test_bad_inputs(tiny_generator):
     tiny_generator.eval()
     with pytest.raises(TypeError, match="A_dagger"):
         invert(tiny_generator, lambda x: F.avg_pool2d(x, 2), y)
+
+
+def test_finetune_continues_a_latent_fit_like_invert(tiny_generator):
+    A = SuperResolution(2)
+    y = A(measurements(TinyGenerator(seed=3).double(), n=2))
+    kw = dict(restarts=3, steps=60, tol=None, progress=False, seed=2)
+    iagan = invert(tiny_generator, A, y, "iagan", finetune_steps=30, lr_generator=1e-3, **kw)
+    start = invert(tiny_generator, A, y, "latent", **kw)
+    tuned = finetune(
+        tiny_generator, A, y, start, steps=30, lr_generator=1e-3, tol=None, progress=False
+    )
+    assert tuned.method == "iagan" and start.method == "latent"
+    torch.testing.assert_close(tuned.x, iagan.x)
+    torch.testing.assert_close(tuned.history, iagan.history)
+    torch.testing.assert_close(tuned.x_latent, start.x)
+    with pytest.raises(ValueError, match="'latent' inversion"):
+        finetune(tiny_generator, A, y, iagan)
+    with pytest.raises(ValueError, match=r"start.z has shape \(2,8\).*expected \(1,8\)"):
+        finetune(tiny_generator, A, y[:1], start)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        finetune(tiny_generator, A, y, start, steps=0)
+
+
+def test_compare_solutions_and_summary(tiny_generator):
+    A = Inpainting(box_mask((12, 10), 4))
+    x_true = measurements(TinyGenerator(seed=3).double(), n=3)
+    y = A(x_true)
+    r = invert(tiny_generator, A, y, "iagan", tol=None, **FAST)
+    c = compare_solutions(r, A, y, x_true)
+    assert list(c) == ["latent", "iagan", "latent + BP", "iagan + BP"]
+    torch.testing.assert_close(c["iagan"]["x"], r.x)
+    torch.testing.assert_close(c["iagan + BP"]["x"], r.x_bp)
+    torch.testing.assert_close(c["latent"]["error"], measurement_error(A, r.x_latent, y))
+    for name in ("latent + BP", "iagan + BP"):  # back-projected images fit y exactly
+        assert c[name]["error"].max() < 1e-20
+        assert (c[name]["psnr"] >= c[name.split(" ")[0]]["psnr"] - 1e-9).all()  # inpainting
+    table = summarize({"box": c})
+    assert table.shape[0] == 4
+    assert table.loc[("box", "iagan"), "PSNR dB (mean)"] == pytest.approx(
+        c["iagan"]["psnr"].mean().item()
+    )
