@@ -1,0 +1,625 @@
+r"""Linear forward models :math:`y = A x + n` (Eq. 1 of the e-GLASS paper).
+
+Every operator is a :class:`LinearOperator` (an ``nn.Module`` whose parameters are buffers)
+acting on image batches ``x`` of shape ``(N, C, H, W)``:
+
+- ``A(x)`` (also ``op(x)``): the measurements :math:`A x`;
+- ``A_adjoint(y)``: :math:`A^\top y`, exact (the dot test :math:`\langle Ax, y\rangle =
+  \langle x, A^\top y\rangle` holds to rounding);
+- ``A_dagger(y)``: the Moore--Penrose pseudo-inverse :math:`A^\dagger y`, in closed form for
+  every built-in operator, otherwise by CGLS (see :meth:`LinearOperator.A_dagger`);
+- ``range_project(x)`` :math:`= A^\dagger A x` and ``null_project(x)`` :math:`= x - A^\dagger
+  A x`: the split of an image into the part the measurements see and the part they do not;
+- ``measurement_shape(image_shape)``.
+
+Calls are pure functions of their input (no in-place ops, no side effects on the operator,
+buffers cast to the input's dtype and device), so ``torch.func.jvp``/``vmap`` and autograd go
+through them. Noise is separate from ``A``: ``y = add_noise(A(x), sigma, seed)``.
+
+To use your own linear model, subclass :class:`LinearOperator` and implement ``_A`` and
+``_A_adjoint``; ``A_dagger`` then falls back to CGLS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .utils import check_finite, make_generator
+
+__all__ = [
+    "LinearOperator",
+    "Denoising",
+    "SuperResolution",
+    "Inpainting",
+    "Blur",
+    "CompressedSensing",
+    "box_mask",
+    "half_mask",
+    "random_mask",
+    "gaussian_kernel",
+    "add_noise",
+    "dot_test",
+]
+
+Shape = Sequence[int]
+
+
+def _fmt(shape: Shape, batch: str | None = None) -> str:
+    dims = [str(s) for s in shape]
+    if batch is not None:
+        dims[0] = batch
+    return "(" + ",".join(dims) + ")"
+
+
+def _is_transformed(t: torch.Tensor) -> bool:
+    """True inside ``torch.func`` transforms, where value checks (``.item()``) are skipped."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
+def _like(buffer: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return buffer.to(device=x.device, dtype=x.dtype)
+
+
+def _batch_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a * b).flatten(1).sum(dim=1)
+
+
+def _per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.view(-1, *([1] * (like.ndim - 1)))
+
+
+class LinearOperator(nn.Module):
+    r"""Base class of the linear forward models :math:`x \mapsto A x`.
+
+    Subclasses implement ``_A(x)`` and ``_A_adjoint(y)``; they may implement ``_A_dagger(y)``
+    (closed-form pseudo-inverse), ``measurement_shape`` and ``image_shape``. The public
+    methods check their input (shape, finite values) and then call these.
+    """
+
+    #: CGLS settings of the generic pseudo-inverse (used when ``_A_dagger`` is not defined).
+    cgls_max_iter: int = 500
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def _A(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _A_dagger(self, y: torch.Tensor) -> torch.Tensor:
+        return self._cgls(y)
+
+    def image_shape(self, measurement_shape: Shape) -> tuple[int, ...] | None:
+        """Image shape ``(N,C,H,W)`` that measurements of this shape come from (``None`` if
+        the operator cannot tell); raises ``ValueError`` for measurements it cannot take."""
+        return None
+
+    def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        """Shape of ``A(x)`` for images ``x`` of shape ``image_shape = (N, C, H, W)``."""
+        image_shape = self._check_image_shape(image_shape)
+        probe = torch.zeros((1, *image_shape[1:]), dtype=torch.float64)
+        return (image_shape[0], *self._A(probe).shape[1:])
+
+    # -- public API -----------------------------------------------------------------------
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Measurements :math:`A x`. ``x``: images ``(N, C, H, W)``."""
+        return self._A(self._check_x(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``op(x)`` is ``op.A(x)``."""
+        return self.A(x)
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        r"""Adjoint :math:`A^\top y`. ``y``: measurements, shape ``measurement_shape(...)``."""
+        return self._A_adjoint(self._check_y(y))
+
+    def A_dagger(self, y: torch.Tensor) -> torch.Tensor:
+        r"""Moore--Penrose pseudo-inverse :math:`A^\dagger y` (minimum-norm least squares).
+
+        Built-in operators use closed forms. The generic fallback is CGLS (conjugate
+        gradients on the normal equations :math:`A^\top A x = A^\top y`) started at
+        :math:`x = 0`, whose iterates stay in the range of :math:`A^\top` and therefore
+        converge to :math:`A^\dagger y`; it stops when
+        :math:`\|A^\top(y - Ax)\| \le \mathrm{rtol}\,\|A^\top y\|` for every sample (rtol
+        :math:`10^{-12}` in float64, :math:`10^{-6}` otherwise) or after ``cgls_max_iter``.
+        """
+        return self._A_dagger(self._check_y(y))
+
+    def range_project(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Orthogonal projection onto the row space, :math:`A^\dagger A x`, shape of ``x``."""
+        return self._A_dagger(self._A(self._check_x(x)))
+
+    def null_project(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Orthogonal projection onto the null space, :math:`x - A^\dagger A x`.
+
+        ``A(null_project(x)) = 0``: this is the part of ``x`` the measurements cannot see.
+        """
+        x = self._check_x(x)
+        return x - self._A_dagger(self._A(x))
+
+    # -- checks ---------------------------------------------------------------------------
+    def _check_image_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        shape = tuple(int(s) for s in image_shape)
+        if len(shape) != 4 or min(shape) < 1:
+            raise ValueError(f"image_shape must be (N,C,H,W) with positive sizes, got {shape}")
+        return shape
+
+    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor (N,C,H,W), got {type(x).__name__}")
+        if x.ndim != 4:
+            raise ValueError(f"x must have shape (N,C,H,W), got {_fmt(x.shape)} for {self!r}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        self.measurement_shape(x.shape)  # raises for sizes this operator cannot take
+        if not _is_transformed(x):
+            check_finite("x", x)
+        return x
+
+    def _check_y(self, y: torch.Tensor) -> torch.Tensor:
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+        if not y.is_floating_point():
+            raise TypeError(f"y must be a floating-point tensor, got dtype {y.dtype}")
+        self.image_shape(y.shape)  # raises for measurements this operator cannot take
+        if not _is_transformed(y):
+            check_finite("y", y)
+        return y
+
+    # -- generic pseudo-inverse -------------------------------------------------------------
+    def _cgls(self, y: torch.Tensor) -> torch.Tensor:
+        rtol = 1e-12 if y.dtype == torch.float64 else 1e-6
+        s = self._A_adjoint(y)
+        x = torch.zeros_like(s)
+        r, p = y, s
+        gamma = _batch_dot(s, s)
+        stop = rtol**2 * gamma
+        for _ in range(self.cgls_max_iter):
+            if bool((gamma <= stop).all()):
+                break
+            q = self._A(p)
+            qq = _batch_dot(q, q)
+            alpha = torch.where(qq > 0, gamma / torch.where(qq > 0, qq, 1), 0)
+            x = x + _per_sample(alpha, x) * p
+            r = r - _per_sample(alpha, r) * q
+            s = self._A_adjoint(r)
+            gamma_new = _batch_dot(s, s)
+            beta = torch.where(gamma > 0, gamma_new / torch.where(gamma > 0, gamma, 1), 0)
+            p = s + _per_sample(beta, p) * p
+            gamma = gamma_new
+        return x
+
+
+# ---------------------------------------------------------------------------------------------
+class Denoising(LinearOperator):
+    r"""The identity, :math:`A = I`: measurements are the (noisy) image itself."""
+
+    def _A(self, x):
+        return x
+
+    def _A_adjoint(self, y):
+        return y
+
+    def _A_dagger(self, y):
+        return y
+
+    def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        return self._check_image_shape(image_shape)
+
+    def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
+        if len(measurement_shape) != 4:
+            raise ValueError(
+                f"y must have shape (N,C,H,W) for Denoising, got {_fmt(measurement_shape)}"
+            )
+        return tuple(measurement_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def _bicubic_matrices(n: int, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(n // factor, n)`` antialiased bicubic down-scaling matrix and its pinv (float64).
+
+    Read off ``F.interpolate(..., mode="bicubic", antialias=True)`` applied to the identity
+    along the width axis (the operator is separable, the same matrix serves the height axis).
+    """
+    eye = torch.eye(n, dtype=torch.float64).view(n, 1, 1, n)
+    rows = F.interpolate(eye, size=(1, n // factor), mode="bicubic", antialias=True)
+    matrix = rows.view(n, n // factor).T.contiguous()
+    return matrix, torch.linalg.pinv(matrix)
+
+
+class SuperResolution(LinearOperator):
+    r"""Down-scaling by an integer ``factor``: ``(N,C,H,W) -> (N,C,H/f,W/f)``.
+
+    - ``kernel="box"``: average pooling over ``f x f`` blocks. :math:`A A^\top = I/f^2`, so
+      :math:`A^\dagger = f^2 A^\top` is nearest-neighbour up-sampling (exact).
+    - ``kernel="bicubic"``: antialiased bicubic down-scaling, identical to
+      ``F.interpolate(x, scale_factor=1/f, mode="bicubic", antialias=True)`` (PIL-style
+      ``resize``; the paper down-scales 256 -> 32 this way). It is separable,
+      :math:`A x = B_H X B_W^\top` per channel, i.e. :math:`A = B_H \otimes B_W`, so
+      :math:`A^\dagger y = B_H^\dagger Y (B_W^\dagger)^\top` with the 1-D pseudo-inverses
+      computed once per size (exact).
+    """
+
+    def __init__(self, factor: int, kernel: str = "box"):
+        super().__init__()
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise ValueError(f"factor must be a positive integer, got {factor!r}")
+        if kernel not in ("box", "bicubic"):
+            raise ValueError(f"kernel must be 'box' or 'bicubic', got {kernel!r}")
+        self.factor = factor
+        self.kernel = kernel
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, kernel={self.kernel!r}"
+
+    def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        n, c, h, w = self._check_image_shape(image_shape)
+        f = self.factor
+        if h % f or w % f:
+            raise ValueError(
+                f"{self!r} needs H and W divisible by {f}, got images of shape "
+                f"{_fmt((n, c, h, w), 'N')}"
+            )
+        return (n, c, h // f, w // f)
+
+    def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
+        if len(measurement_shape) != 4:
+            raise ValueError(
+                f"y must have shape (N,C,h,w) for {self!r}, got {_fmt(measurement_shape)}"
+            )
+        n, c, h, w = measurement_shape
+        return (n, c, h * self.factor, w * self.factor)
+
+    def _matrices(self, h: int, w: int, like: torch.Tensor, pinv: bool):
+        (bh, bh_pinv), (bw, bw_pinv) = (_bicubic_matrices(n, self.factor) for n in (h, w))
+        if pinv:
+            return _like(bh_pinv, like), _like(bw_pinv, like)
+        return _like(bh, like), _like(bw, like)
+
+    def _A(self, x):
+        f = self.factor
+        if self.kernel == "box":
+            return F.avg_pool2d(x, f)
+        bh, bw = self._matrices(x.shape[-2], x.shape[-1], x, pinv=False)
+        return bh @ x @ bw.T
+
+    def _A_adjoint(self, y):
+        f = self.factor
+        if self.kernel == "box":
+            return y.repeat_interleave(f, dim=-2).repeat_interleave(f, dim=-1) / f**2
+        bh, bw = self._matrices(y.shape[-2] * f, y.shape[-1] * f, y, pinv=False)
+        return bh.T @ y @ bw
+
+    def _A_dagger(self, y):
+        f = self.factor
+        if self.kernel == "box":
+            return y.repeat_interleave(f, dim=-2).repeat_interleave(f, dim=-1)
+        bh_pinv, bw_pinv = self._matrices(y.shape[-2] * f, y.shape[-1] * f, y, pinv=True)
+        return bh_pinv @ y @ bw_pinv.T
+
+
+# ---------------------------------------------------------------------------------------------
+def _image_size(image_size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    size = tuple(int(s) for s in image_size)
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"image_size must be an int or (H, W) with positive sizes, got {size}")
+    return size
+
+
+def box_mask(
+    image_size: int | Sequence[int],
+    box_size: int | Sequence[int] | None = None,
+    *,
+    fraction: float | None = None,
+    center: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Inpainting mask ``(1, 1, H, W)``: 1 where observed, 0 inside a missing rectangle.
+
+    Args:
+        image_size: ``H`` (square) or ``(H, W)``.
+        box_size: ``h`` or ``(h, w)`` of the hidden box; or give ``fraction`` instead, the
+            share of the image area to hide (a box of the image's aspect ratio).
+        center: ``(row, col)`` of the box centre, default the image centre.
+    """
+    h, w = _image_size(image_size)
+    if (box_size is None) == (fraction is None):
+        raise ValueError("give exactly one of box_size or fraction")
+    if fraction is not None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+        bh, bw = round(h * math.sqrt(fraction)), round(w * math.sqrt(fraction))
+    else:
+        bh, bw = _image_size(box_size)
+    if bh > h or bw > w:
+        raise ValueError(f"box of size ({bh}, {bw}) does not fit in a ({h}, {w}) image")
+    ch, cw = (h // 2, w // 2) if center is None else (int(center[0]), int(center[1]))
+    top, left = ch - bh // 2, cw - bw // 2
+    if top < 0 or left < 0 or top + bh > h or left + bw > w:
+        raise ValueError(
+            f"box of size ({bh}, {bw}) centred at ({ch}, {cw}) leaves the ({h}, {w}) image"
+        )
+    mask = torch.ones(1, 1, h, w)
+    mask[..., top : top + bh, left : left + bw] = 0
+    return mask
+
+
+def half_mask(image_size: int | Sequence[int], side: str = "bottom") -> torch.Tensor:
+    """Inpainting mask ``(1, 1, H, W)`` hiding one half: ``side`` in top/bottom/left/right."""
+    h, w = _image_size(image_size)
+    mask = torch.ones(1, 1, h, w)
+    if side == "bottom":
+        mask[..., h - h // 2 :, :] = 0
+    elif side == "top":
+        mask[..., : h // 2, :] = 0
+    elif side == "right":
+        mask[..., :, w - w // 2 :] = 0
+    elif side == "left":
+        mask[..., :, : w // 2] = 0
+    else:
+        raise ValueError(f"side must be 'top', 'bottom', 'left' or 'right', got {side!r}")
+    return mask
+
+
+def random_mask(
+    image_size: int | Sequence[int], fraction: float, seed: int | torch.Generator
+) -> torch.Tensor:
+    """Inpainting mask ``(1, 1, H, W)`` hiding ``round(fraction * H * W)`` random pixels.
+
+    Same ``seed``, same mask.
+    """
+    h, w = _image_size(image_size)
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    order = torch.randperm(h * w, generator=make_generator(seed))
+    mask = torch.ones(h * w)
+    mask[order[: round(fraction * h * w)]] = 0
+    return mask.view(1, 1, h, w)
+
+
+class Inpainting(LinearOperator):
+    r"""Pixel masking, :math:`A x = m \odot x` with a binary mask :math:`m` (1 = observed).
+
+    ``mask`` has shape ``(H, W)``, ``(C, H, W)`` or ``(N, C, H, W)`` and broadcasts against
+    the images; measurements keep the image shape (hidden pixels read 0). :math:`A` is an
+    orthogonal projection, so :math:`A^\top = A^\dagger = A` and the null space is the set
+    of images supported on the hidden pixels. Masks: :func:`box_mask`, :func:`half_mask`,
+    :func:`random_mask`.
+    """
+
+    mask: torch.Tensor
+
+    def __init__(self, mask: torch.Tensor):
+        super().__init__()
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+        if not 2 <= mask.ndim <= 4:
+            raise ValueError(
+                f"mask must have shape (H,W), (C,H,W) or (N,C,H,W), got {_fmt(mask.shape)}"
+            )
+        mask = check_finite("mask", mask.float() if mask.dtype == torch.bool else mask)
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("mask must be binary (0 = hidden, 1 = observed)")
+        self.register_buffer("mask", mask.reshape((1,) * (4 - mask.ndim) + tuple(mask.shape)))
+
+    def extra_repr(self) -> str:
+        observed = self.mask.mean().item()
+        return f"mask={_fmt(self.mask.shape)}, observed={observed:.0%}"
+
+    def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        image_shape = self._check_image_shape(image_shape)
+        try:
+            return tuple(torch.broadcast_shapes(image_shape, self.mask.shape))
+        except RuntimeError:
+            raise ValueError(
+                f"mask of shape {_fmt(self.mask.shape)} does not broadcast against images "
+                f"of shape {_fmt(image_shape)}"
+            ) from None
+
+    def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
+        if len(measurement_shape) != 4:
+            raise ValueError(f"y must have shape (N,C,H,W), got {_fmt(measurement_shape)}")
+        try:
+            return tuple(torch.broadcast_shapes(tuple(measurement_shape), self.mask.shape))
+        except RuntimeError:
+            raise ValueError(
+                f"y has shape {_fmt(measurement_shape)} but the mask has shape "
+                f"{_fmt(self.mask.shape)}; expected y broadcastable against it"
+            ) from None
+
+    def _A(self, x):
+        return _like(self.mask, x) * x
+
+    def _A_adjoint(self, y):
+        return _like(self.mask, y) * y
+
+    def _A_dagger(self, y):
+        return _like(self.mask, y) * y
+
+
+# ---------------------------------------------------------------------------------------------
+def gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
+    r"""Normalized ``(size, size)`` Gaussian kernel :math:`k_{ij} \propto e^{-(i^2+j^2)/2\sigma^2}`
+    (offsets from the centre), float64."""
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive integer, got {size!r}")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    t = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    k = g[:, None] * g[None, :]
+    return k / k.sum()
+
+
+class Blur(LinearOperator):
+    r"""Convolution with a 2-D ``kernel`` ``(kh, kw)``, the same on every channel.
+
+    **Boundary condition: circular** (periodic), computed with the FFT. The kernel centre
+    (index ``(kh // 2, kw // 2)``) is the origin, so
+    :math:`(A x)_{ij} = \sum_{ab} k_{ab}\, x_{(i - a + kh//2) \bmod H,\,(j - b + kw//2) \bmod W}`.
+    :math:`A` is diagonal in the Fourier basis with transfer function :math:`\hat k`, hence
+
+    - :math:`A^\top`: multiply by :math:`\overline{\hat k}` (exact);
+    - :math:`A^\dagger`: multiply by :math:`\overline{\hat k} / |\hat k|^2` where
+      :math:`|\hat k| > \mathrm{rtol} \max |\hat k|` and by 0 elsewhere -- exactly
+      ``torch.linalg.pinv``'s rule for the ``HW x HW`` matrix; ``rtol`` defaults, like
+      ``pinv``, to :math:`HW\,\varepsilon` of the input dtype. Frequencies below the cutoff
+      form the null space.
+    """
+
+    kernel: torch.Tensor
+
+    def __init__(self, kernel: torch.Tensor, rtol: float | None = None):
+        super().__init__()
+        if not isinstance(kernel, torch.Tensor) or kernel.ndim != 2:
+            shape = _fmt(kernel.shape) if isinstance(kernel, torch.Tensor) else type(kernel)
+            raise ValueError(f"kernel must be a 2-D tensor (kh, kw), got {shape}")
+        if not kernel.is_floating_point():
+            raise TypeError(f"kernel must be floating point, got dtype {kernel.dtype}")
+        if rtol is not None and not rtol >= 0:
+            raise ValueError(f"rtol must be >= 0, got {rtol}")
+        self.register_buffer("kernel", check_finite("kernel", kernel).clone())
+        self.rtol = rtol
+
+    def extra_repr(self) -> str:
+        return f"kernel={_fmt(self.kernel.shape)}, boundary='circular', rtol={self.rtol}"
+
+    def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        image_shape = self._check_image_shape(image_shape)
+        kh, kw = self.kernel.shape
+        if kh > image_shape[2] or kw > image_shape[3]:
+            raise ValueError(
+                f"kernel of shape ({kh},{kw}) is larger than the images "
+                f"{_fmt(image_shape, 'N')}"
+            )
+        return image_shape
+
+    def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
+        if len(measurement_shape) != 4:
+            raise ValueError(f"y must have shape (N,C,H,W), got {_fmt(measurement_shape)}")
+        return self.measurement_shape(measurement_shape)
+
+    def transfer_function(self, h: int, w: int, like: torch.Tensor | None = None) -> torch.Tensor:
+        r""":math:`\hat k`: ``rfft2`` of the centred kernel on an h x w grid, ``(h, w//2+1)``."""
+        k = self.kernel if like is None else _like(self.kernel, like)
+        kh, kw = k.shape
+        k = F.pad(k, (0, w - kw, 0, h - kh))
+        k = torch.roll(k, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
+        return torch.fft.rfft2(k)
+
+    def _filter(self, t: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+        h, w = t.shape[-2:]
+        return torch.fft.irfft2(torch.fft.rfft2(t) * response, s=(h, w))
+
+    def _A(self, x):
+        return self._filter(x, self.transfer_function(*x.shape[-2:], like=x))
+
+    def _A_adjoint(self, y):
+        return self._filter(y, self.transfer_function(*y.shape[-2:], like=y).conj())
+
+    def _A_dagger(self, y):
+        h, w = y.shape[-2:]
+        k = self.transfer_function(h, w, like=y)
+        magnitude = k.abs()
+        rtol = h * w * torch.finfo(y.dtype).eps if self.rtol is None else self.rtol
+        keep = magnitude > rtol * magnitude.max()
+        inverse = torch.where(keep, k.conj() / torch.where(keep, magnitude, 1) ** 2, 0)
+        return self._filter(y, inverse)
+
+
+# ---------------------------------------------------------------------------------------------
+class CompressedSensing(LinearOperator):
+    r"""Random Gaussian measurements :math:`y = M \operatorname{vec}(x)`, ``(N,C,H,W) -> (N,m)``.
+
+    :math:`M \in \mathbb{R}^{m \times n}`, :math:`n = CHW`, has i.i.d.
+    :math:`\mathcal{N}(0, 1/m)` entries drawn from ``seed`` (same seed, same matrix), so
+    :math:`\mathbb{E}\|Mx\|^2 = \|x\|^2`. :math:`M^\dagger` is computed once
+    (``torch.linalg.pinv`` in float64) and stored beside :math:`M` as a buffer.
+    """
+
+    matrix: torch.Tensor
+    matrix_pinv: torch.Tensor
+
+    def __init__(self, m: int, image_shape: Shape, seed: int | torch.Generator = 0):
+        super().__init__()
+        shape = tuple(int(s) for s in image_shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image_shape must be (C,H,W) with positive sizes, got {shape}")
+        n = math.prod(shape)
+        if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= n:
+            raise ValueError(f"m must be an integer in [1, C*H*W = {n}], got {m!r}")
+        self.m = m
+        self.shape = shape
+        g = make_generator(seed)
+        matrix = torch.randn(m, n, generator=g, dtype=torch.float64) / math.sqrt(m)
+        self.register_buffer("matrix", matrix)
+        self.register_buffer("matrix_pinv", torch.linalg.pinv(matrix))
+
+    def extra_repr(self) -> str:
+        return f"m={self.m}, image_shape={self.shape}"
+
+    def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
+        image_shape = self._check_image_shape(image_shape)
+        if tuple(image_shape[1:]) != self.shape:
+            raise ValueError(
+                f"{self!r} expects images of shape {_fmt((0, *self.shape), 'N')}, "
+                f"got {_fmt(image_shape)}"
+            )
+        return (image_shape[0], self.m)
+
+    def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
+        if len(measurement_shape) != 2 or measurement_shape[1] != self.m:
+            raise ValueError(
+                f"y has shape {_fmt(measurement_shape)} but {self!r} expects (N,{self.m})"
+            )
+        return (measurement_shape[0], *self.shape)
+
+    def _A(self, x):
+        return x.flatten(1) @ _like(self.matrix, x).T
+
+    def _A_adjoint(self, y):
+        return (y @ _like(self.matrix, y)).reshape(y.shape[0], *self.shape)
+
+    def _A_dagger(self, y):
+        return (y @ _like(self.matrix_pinv, y).T).reshape(y.shape[0], *self.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+def add_noise(y: torch.Tensor, sigma: float, seed: int | torch.Generator) -> torch.Tensor:
+    r"""Noisy measurements :math:`y + \sigma n`, :math:`n \sim \mathcal{N}(0, I)` drawn from
+    ``seed`` (same seed, same noise), ``sigma`` in the units of ``y`` ([-1, 1] images)."""
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    check_finite("y", y)
+    g = make_generator(seed, device=y.device)
+    return y + sigma * torch.randn(y.shape, generator=g, dtype=y.dtype, device=y.device)
+
+
+def dot_test(
+    op: LinearOperator,
+    image_shape: Shape,
+    *,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> float:
+    r"""Relative error of the adjoint, :math:`\frac{|\langle Ax, y\rangle - \langle x, A^\top
+    y\rangle|}{(|\langle Ax, y\rangle| + |\langle x, A^\top y\rangle|)/2}`, for random
+    Gaussian ``x`` of shape ``image_shape`` and ``y`` of the measurement shape (PyLops'
+    ``dottest``)."""
+    if device is None:
+        device = next((b.device for b in op.buffers()), torch.device("cpu"))
+    g = make_generator(seed)
+    x = torch.randn(tuple(image_shape), generator=g, dtype=dtype).to(device)
+    y = torch.randn(op.measurement_shape(image_shape), generator=g, dtype=dtype).to(device)
+    lhs = (op.A(x) * y).sum().item()
+    rhs = (x * op.A_adjoint(y)).sum().item()
+    return abs(lhs - rhs) / ((abs(lhs) + abs(rhs)) / 2)
