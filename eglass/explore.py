@@ -45,6 +45,10 @@ __all__ = [
     "directions",
     "null_space_walk",
     "explore",
+    "evaluate_solutions",
+    "summary_table",
+    "Sweep",
+    "sweep",
 ]
 
 METHODS = ("eigenvector", "eglass", "generalized", "walk")
@@ -561,6 +565,36 @@ class Exploration:
         """``(min, max)`` measurement error over the solutions (the paper's figure captions)."""
         return self.errors.min().item(), self.errors.max().item()
 
+    def summary(self, distance=None, classifier: torch.nn.Module | None = None) -> dict:
+        """Feasible fraction, error range, median perceptual change and the diversity of the
+        feasible solutions (:func:`eglass.evaluate.diversity`; needs ``distance``)."""
+        from .evaluate import diversity
+
+        lo, hi = self.error_range()
+        row = dict(method=self.method, n=len(self), feasible=self.feasible_fraction,
+                   error_min=lo, error_max=hi,
+                   perceptual=(float("nan") if self.perceptual is None
+                               else self.perceptual.median().item()))
+        if distance is not None:
+            div = diversity(self.x, distance, classifier, mask=self.feasible)
+            row.update(pairwise=div.mean_distance, classes=div.classes)
+        return row
+
+
+def summary_table(rows: Sequence[dict]) -> str:
+    """A plain-text table of :meth:`Exploration.summary` rows (one line per row)."""
+    head = (f"{'method':<12} {'n':>4} {'feasible':>8} {'error range':>21} "
+            f"{'perceptual':>10} {'pairwise':>9} {'digits':>6}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        classes = r.get("classes")
+        lines.append(
+            f"{r['method']:<12} {r['n']:>4} {r['feasible']:>8.0%} "
+            f"[{r['error_min']:.1e}, {r['error_max']:.1e}] {r['perceptual']:>10.3g} "
+            f"{r.get('pairwise', float('nan')):>9.3g} {'-' if classes is None else classes:>6}"
+        )
+    return "\n".join(lines)
+
 
 def evaluate_solutions(
     A,
@@ -705,3 +739,49 @@ def explore(
     out.directions = dirs
     out.paths = paths
     return out
+
+
+@dataclass
+class Sweep:
+    """Algorithm 1 over a grid of ``threshold`` x ``top`` (see :func:`sweep`).
+
+    Attributes:
+        thresholds, tops: the grid axes.
+        feasible: fraction of feasible solutions ``(len(thresholds), len(tops))``.
+        perceptual: median perceptual distance to ``G(z0)`` of the feasible solutions, 0
+            where there are none ``(len(thresholds), len(tops))``.
+    """
+
+    thresholds: list[float]
+    tops: list[int]
+    feasible: torch.Tensor
+    perceptual: torch.Tensor
+
+
+def sweep(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    z0: torch.Tensor,
+    H_Y: torch.Tensor,
+    H_X: torch.Tensor,
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    thresholds: Sequence[float] = (0.01, 0.05, 0.1, 0.3),
+    tops: Sequence[int] = (4, 8, 16, 32),
+    Ks: Sequence[int] = range(2, 13),
+    etas: Sequence[float] = (-3.0, -1.5, 1.5, 3.0),
+    tau: float = TAU,
+) -> Sweep:
+    """Feasible fraction and perceptual change of Algorithm 1's solutions (all ``Ks`` x
+    ``etas``) for every ``threshold`` and ``top``: the measurement behind the defaults."""
+    feas = torch.zeros(len(thresholds), len(tops))
+    perc = torch.zeros(len(thresholds), len(tops))
+    for i, threshold in enumerate(thresholds):
+        for j, top in enumerate(tops):
+            out = explore(G, A, y, z0, H_Y, H_X, Ks=Ks, etas=etas, threshold=threshold,
+                          top=top, distance=distance, tau=tau)
+            feas[i, j] = out.feasible_fraction
+            if out.feasible.any():
+                perc[i, j] = out.perceptual[out.feasible].median().item()
+    return Sweep(list(thresholds), list(tops), feas, perc)

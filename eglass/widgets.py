@@ -14,11 +14,19 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .evaluate import TAU, measurement_error
-from .explore import EPS, METHODS, THRESHOLD, Direction, directions, null_space_walk
+from .explore import (
+    EPS,
+    METHODS,
+    THRESHOLD,
+    Direction,
+    Exploration,
+    directions,
+    null_space_walk,
+)
 from .plotting import show_images
 from .utils import check_generator, check_latents
 
-__all__ = ["Explorer", "explorer"]
+__all__ = ["Explorer", "explorer", "correlation_figure", "tradeoff_figure", "sweep_figure"]
 
 
 class Explorer:
@@ -186,3 +194,91 @@ def explorer(
     box = widgets.VBox([widgets.HBox([method, K, eta]), out])
     box.explorer = core
     return box
+
+
+def correlation_figure(
+    dirs: Sequence[Direction], labels: Sequence[str] | None = None, n: int = 32, size: float = 3.0
+):
+    r"""The paper's Fig. 1: :math:`|\cos|` between the start :math:`v^K` (blue) / the final
+    :math:`d` (red) and the top-``n`` eigenvectors of :math:`H_Y` (left) and :math:`H_X`
+    (right), one row per direction. The threshold and the ``top`` orthogonalized
+    eigenvectors are marked on the left."""
+    import matplotlib.pyplot as plt
+
+    labels = [f"K={dr.K}" for dr in dirs] if labels is None else list(labels)
+    fig, axes = plt.subplots(len(dirs), 2, figsize=(2.2 * size, 0.8 * size * len(dirs)),
+                             squeeze=False, sharey=True)
+    for row, (dr, label) in enumerate(zip(dirs, labels, strict=True)):
+        for col, (start, final, name) in enumerate(
+            [(dr.corr_Y_start, dr.corr_Y, "H_Y"), (dr.corr_X_start, dr.corr_X, "H_X")]
+        ):
+            ax = axes[row, col]
+            k = min(n, start.numel())
+            idx = range(1, k + 1)
+            ax.bar([i - 0.2 for i in idx], start[:k].abs().cpu(), width=0.4, color="tab:blue",
+                   label=f"start $v^{{{dr.K}}}$")
+            ax.bar([i + 0.2 for i in idx], final[:k].abs().cpu(), width=0.4, color="tab:red",
+                   label="final $d$")
+            if col == 0 and dr.threshold is not None:
+                ax.axhline(dr.threshold, color="k", lw=0.8, ls="--", label="threshold")
+                ax.axvspan(0.5, min(dr.top, k) + 0.5, color="0.9", zorder=0, label="top")
+            ax.set_title(f"{label}: eigenvectors of ${name[0]}_{name[2]}$", fontsize=9)
+            ax.set_xlabel("eigenvector index j (descending eigenvalue)", fontsize=8)
+            ax.set_ylim(0, 1.02)
+        axes[row, 0].set_ylabel("|correlation|", fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_figure(explorations: Sequence[Exploration], title: str = "", size: float = 3.2):
+    r"""Measurement error against perceptual change to :math:`G(z_0)` for every solution of
+    each exploration (one colour per method), with the feasibility threshold :math:`\tau`."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.6 * size, size))
+    markers = dict(eigenvector="x", eglass="o", generalized="s", walk="^")
+    for ex in explorations:
+        if ex.perceptual is None:
+            raise ValueError(f"the {ex.method!r} exploration has no perceptual distances; "
+                             "pass distance= to explore()")
+        ax.scatter(ex.perceptual.cpu(), ex.errors.clamp_min(1e-12).cpu(), s=14, alpha=0.7,
+                   marker=markers.get(ex.method, "o"),
+                   label=f"{ex.method} ({ex.feasible_fraction:.0%} feasible)")
+    tau = explorations[0].tau
+    ax.axhline(tau, color="k", lw=0.8, ls="--", label=f"tau = {tau:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("perceptual distance to G(z0)")
+    ax.set_ylabel("measurement error")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(sweeps: Sequence, labels: Sequence[str], size: float = 2.6):
+    """Heatmaps of a :class:`eglass.explore.Sweep` (feasible fraction, median perceptual
+    change of the feasible solutions), one row per sweep, cells annotated."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(sweeps), 2, figsize=(2.4 * size, 1.1 * size * len(sweeps)),
+                             squeeze=False)
+    for row, (sw, label) in enumerate(zip(sweeps, labels, strict=True)):
+        for col, (values, name, fmt) in enumerate(
+            [(sw.feasible, "feasible fraction", "{:.0%}"),
+             (sw.perceptual, "perceptual change (feasible)", "{:.2g}")]
+        ):
+            ax = axes[row, col]
+            ax.imshow(values.numpy(), cmap="viridis", aspect="auto")
+            for i in range(values.shape[0]):
+                for j in range(values.shape[1]):
+                    ax.text(j, i, fmt.format(values[i, j].item()), ha="center", va="center",
+                            fontsize=7, color="w")
+            ax.set_xticks(range(len(sw.tops)), [str(t) for t in sw.tops])
+            ax.set_yticks(range(len(sw.thresholds)), [f"{t:g}" for t in sw.thresholds])
+            ax.set_xlabel("top")
+            ax.set_ylabel("threshold")
+            ax.set_title(f"{label}: {name}", fontsize=9)
+    fig.tight_layout()
+    return fig

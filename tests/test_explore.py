@@ -353,3 +353,68 @@ def test_explorer_figure_and_widget(tiny_generator):
     assert K.options == (1, 2, 3) and eta.max == 2.0 and box.explorer.dim == 8
     K.value = 1  # redraws without a frontend
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- held-out digits
+# The embedded prior (mnist-dcgan + mnist-cnn distance) on held-out test digits: one digit
+# per problem, inverted by a latent fit; metrics from eglass.geometry.
+
+
+@pytest.fixture(scope="module", params=["sr8", "inpainting"])
+def digit_problem(request):
+    from eglass.data import mnist
+    from eglass.distances import default_distance
+    from eglass.geometry import measurement_metric, perceptual_metric
+    from eglass.inversion import invert
+    from eglass.models import load_classifier, load_generator
+    from eglass.operators import Inpainting, SuperResolution, box_mask
+
+    G = load_generator("mnist-dcgan")
+    dist = default_distance(load_classifier("mnist-cnn"))
+    x_test, labels = mnist("test")
+    if request.param == "sr8":
+        A, x_true = SuperResolution(8), x_test[labels == 3][:1]
+    else:
+        A, x_true = Inpainting(box_mask(32, 14)), x_test[labels == 5][:1]
+    y = A(x_true)
+    z0 = invert(G, A, y, "latent", restarts=4, steps=300, seed=0, progress=False).z
+    return dict(name=request.param, G=G, A=A, y=y, z0=z0, dist=dist,
+                H_Y=measurement_metric(G, A, z0), H_X=perceptual_metric(G, dist, z0))
+
+
+def test_heldout_eglass_beats_vK_at_equal_eta(digit_problem):
+    p = digit_problem
+    threshold, top = 0.05, 20
+    Ks, etas = [3, 6, 9, 12, 15], [-2.0, -1.0, 1.0, 2.0]
+    for K in Ks:
+        dr = eglass_direction(p["H_Y"], p["H_X"], K, threshold, top)
+        assert dr.corr_Y[:top].abs().max().item() <= threshold + 1e-6
+    common = dict(Ks=Ks, etas=etas, threshold=threshold, top=top)
+    ours = explore(p["G"], p["A"], p["y"], p["z0"], p["H_Y"], p["H_X"], **common)
+    base = explore(p["G"], p["A"], p["y"], p["z0"], p["H_Y"], p["H_X"], method="eigenvector",
+                   **common)
+    wins = (ours.errors < base.errors).float().mean().item()
+    assert wins >= 0.8, f"{p['name']}: Algorithm 1 lowers the error in only {wins:.0%} of cases"
+
+
+def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
+    p = digit_problem
+    if p["name"] != "sr8":
+        pytest.skip("the walk is compared on SR x8, where J_phi has a null space (m=16 < d=64)")
+    from eglass.evaluate import TAU
+
+    G, A, y, z0 = p["G"], p["A"], p["y"], p["z0"]
+    dr = eglass_direction(p["H_Y"], p["H_X"], 4, 0.05, 20)
+    length, steps = 8.0, 32
+    path = null_space_walk(G, A, y, z0, dr, length, steps, top=20)
+    s = torch.linspace(0, length, steps + 1)
+    with torch.no_grad():
+        line_x = G(z0 + s[:, None] * dr.d)
+        line_err = measurement_error(A, line_x, y)
+        exits = (line_err > TAU).nonzero()
+        assert len(exits), "the straight line should leave feasibility within the tested length"
+        exit_at = exits[0, 0].item()
+        assert (path.errors <= TAU).all(), f"walk errors up to {path.errors.max():.2e}"
+        line_change = p["dist"](line_x[exit_at : exit_at + 1], G(z0)).item()
+        walk_change = p["dist"](G(path.z[-1:]), G(z0)).item()
+    assert walk_change > line_change
