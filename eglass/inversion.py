@@ -33,7 +33,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
-from .evaluate import TAU_STRICT, measurement_error, psnr
+from .evaluate import TAU, TAU_STRICT, measurement_error, psnr
 from .utils import check_finite, check_generator, check_images, make_generator, stopwatch
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
     "back_project",
     "compare_solutions",
     "summarize",
+    "benchmark_problems",
+    "plot_errors",
     "METHODS",
 ]
 
@@ -451,6 +453,66 @@ def summarize(comparisons: dict[str, dict[str, dict[str, torch.Tensor]]], tau: f
                 row["PSNR dB (std)"] = c["psnr"].std().item() if len(c["psnr"]) > 1 else 0.0
             rows.append(row)
     return pd.DataFrame(rows).set_index(["problem", "solution"])
+
+
+def plot_errors(
+    results: dict[str, InversionResult],
+    taus: tuple[float, ...] = (TAU, TAU_STRICT),
+    ax=None,
+):
+    """Measurement error against the Adam step, one curve per result (log scale).
+
+    Each curve is the median over the ``N`` measurements, shaded between the smallest and
+    largest; a dotted vertical line marks where IAGAN's fine-tuning starts, dashed horizontal
+    lines the feasibility thresholds ``taus``. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    for (name, r), color in zip(results.items(), plt.rcParams["axes.prop_cycle"], strict=False):
+        h = r.history.detach().cpu().clamp_min(1e-12)
+        steps = torch.arange(h.shape[0])
+        c = color["color"]
+        ax.semilogy(steps, h.median(dim=1).values, color=c, label=name)
+        ax.fill_between(steps, h.min(dim=1).values, h.max(dim=1).values, color=c, alpha=0.2)
+        if r.method == "iagan":
+            ax.axvline(r.latent_steps, color=c, ls=":", lw=1)
+    for tau in taus:
+        ax.axhline(tau, color="gray", ls="--", lw=0.8)
+        ax.annotate(
+            f"τ = {tau:g}",
+            (1, tau),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="gray",
+        )
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("measurement error")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def benchmark_problems(image_shape: tuple[int, int, int] = (1, 32, 32)) -> dict:
+    """The four inverse problems the book inverts digits on, by name -> operator.
+
+    ``"SR x4"``, ``"SR x8"`` (box down-scaling), ``"inpainting (box)"`` (a central 12x12
+    box hidden, for 32x32 images scaled with the image size) and ``"CS (m=100)"``
+    (100 Gaussian measurements, seed 0).
+    """
+    from .operators import CompressedSensing, Inpainting, SuperResolution, box_mask
+
+    _, h, w = image_shape
+    box = (round(12 * h / 32), round(12 * w / 32))
+    return {
+        "SR x4": SuperResolution(4),
+        "SR x8": SuperResolution(8),
+        "inpainting (box)": Inpainting(box_mask((h, w), box)),
+        "CS (m=100)": CompressedSensing(100, image_shape, seed=0),
+    }
 
 
 def _adam(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,9 +13,11 @@ from eglass.evaluate import TAU_STRICT, measurement_error
 from eglass.inversion import (
     InversionResult,
     back_project,
+    benchmark_problems,
     compare_solutions,
     finetune,
     invert,
+    plot_errors,
     summarize,
 )
 from eglass.operators import CompressedSensing, Inpainting, SuperResolution, box_mask
@@ -269,3 +272,25 @@ def test_compare_solutions_and_summary(tiny_generator):
     assert table.loc[("box", "iagan"), "PSNR dB (mean)"] == pytest.approx(
         c["iagan"]["psnr"].mean().item()
     )
+
+
+def test_benchmark_problems_and_error_plot(tiny_generator):
+    problems = benchmark_problems()
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    shapes = {name: tuple(A(x).shape) for name, A in problems.items()}
+    assert shapes == {
+        "SR x4": (2, 1, 8, 8),
+        "SR x8": (2, 1, 4, 4),
+        "inpainting (box)": (2, 1, 32, 32),
+        "CS (m=100)": (2, 100),
+    }
+    hidden = (problems["inpainting (box)"].mask == 0).sum().item()
+    assert hidden == 144
+    A = SuperResolution(2)
+    y = A(measurements(tiny_generator))
+    results = {m: invert(tiny_generator, A, y, m, tol=None, **FAST) for m in ("latent", "iagan")}
+    fig = plot_errors(results)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()][:1] == ["latent"]
+    assert len(ax.get_legend().get_texts()) == 2
+    plt.close(fig)
