@@ -10,7 +10,7 @@ acting on image batches ``x`` of shape ``(N, C, H, W)``:
   every built-in operator, otherwise by CGLS (see :meth:`LinearOperator.A_dagger`);
 - ``range_project(x)`` :math:`= A^\dagger A x` and ``null_project(x)`` :math:`= x - A^\dagger
   A x`: the split of an image into the part the measurements see and the part they do not;
-- ``measurement_shape(image_shape)``.
+- ``measurement_shape(image_shape)``; ``rank(image_shape)`` (exact, for small images).
 
 Calls are pure functions of their input (no in-place ops, no side effects on the operator,
 buffers cast to the input's dtype and device), so ``torch.func.jvp``/``vmap`` and autograd go
@@ -142,6 +142,29 @@ class LinearOperator(nn.Module):
         """
         x = self._check_x(x)
         return x - self._A_dagger(self._A(x))
+
+    def rank(self, image_shape: Shape, chunk: int = 1024) -> int:
+        r"""Rank of :math:`A` on single images of shape ``(C, H, W)`` (or ``(1, C, H, W)``).
+
+        Computed exactly as the trace of the projector :math:`A^\dagger A` applied to the
+        standard basis in float64 (``n = CHW`` basis images, ``chunk`` at a time), so meant
+        for small images. The null space has dimension ``n - rank``.
+        """
+        shape = tuple(int(s) for s in image_shape)
+        if len(shape) == 4 and shape[0] == 1:
+            shape = shape[1:]
+        if len(shape) != 3:
+            raise ValueError(f"image_shape must be (C,H,W) or (1,C,H,W), got {shape}")
+        n = math.prod(shape)
+        device = next((b.device for b in self.buffers()), torch.device("cpu"))
+        trace = 0.0
+        for start in range(0, n, chunk):
+            index = torch.arange(start, min(start + chunk, n), device=device)
+            basis = torch.zeros(len(index), n, dtype=torch.float64, device=device)
+            basis[torch.arange(len(index)), index] = 1
+            projected = self.range_project(basis.view(-1, *shape))
+            trace += projected.flatten(1)[torch.arange(len(index)), index].sum().item()
+        return round(trace)
 
     # -- checks ---------------------------------------------------------------------------
     def _check_image_shape(self, image_shape: Shape) -> tuple[int, ...]:

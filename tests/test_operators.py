@@ -119,6 +119,7 @@ def test_dense_adjoint_and_pinv(name):
     assert torch.allclose(op.A_adjoint(y).flatten(), dense.T @ y.flatten(), atol=1e-12)
     expected = torch.linalg.pinv(dense) @ y.flatten()
     assert _rel(op.A_dagger(y).flatten(), expected) < 1e-7
+    assert op.rank(SMALL, chunk=100) == torch.linalg.matrix_rank(dense).item()
 
 
 # --- pseudo-inverse and projectors ------------------------------------------------------------
@@ -236,6 +237,16 @@ def test_blur_cutoff_defines_null_space():
     assert torch.allclose(op.null_project(null), null, atol=1e-10)
     # the cutoff drops a frequency band: A(null) is not 0 but at most the cutoff in size
     assert op.A(null).norm() <= 1e-3 * k.max() * null.norm()
+
+
+def test_rank_counts_what_the_measurements_keep():
+    shape = (1, 3, 36, 30)
+    assert SuperResolution(3, "bicubic").rank(shape) == 3 * 12 * 10
+    assert Inpainting(box_mask((36, 30), (10, 8))).rank(shape) == 3 * (36 * 30 - 80)
+    assert CompressedSensing(77, shape[1:], seed=0).rank(shape[1:]) == 77
+    assert Denoising().rank(shape) == 3 * 36 * 30
+    with pytest.raises(ValueError, match=r"\(C,H,W\) or \(1,C,H,W\), got \(2, 3, 36, 30\)"):
+        Denoising().rank((2, 3, 36, 30))
 
 
 def test_inpainting_observes_exactly_the_mask():
