@@ -33,9 +33,13 @@ __all__ = [
     "LR_SCHEDULES",
     "PulseResult",
     "LangevinResult",
+    "SolutionRun",
     "pulse",
     "pulse_lr_factor",
     "langevin",
+    "run_pulse",
+    "run_langevin",
+    "run_eglass",
 ]
 
 LR_SCHEDULES = ("fixed", "linear1cycle", "linear1cycledrop")
@@ -385,3 +389,190 @@ def langevin(
         sigma=sigma,
         step_size=step_size,
     )
+
+
+# --------------------------------------------------------------------------- time to k solutions
+
+
+@dataclass
+class SolutionRun:
+    """Candidates a method produced in rounds, with the time each became available.
+
+    Attributes:
+        method: ``"e-GLASS"``, ``"PULSE"`` or ``"Langevin"``.
+        x: ``(M, C, H, W)`` every candidate, in the order produced.
+        errors: ``(M,)`` their measurement errors.
+        ready_at: ``(M,)`` seconds from the start of the run to the end of the round that
+            produced each candidate (a batch is available only when it finishes).
+        setup_seconds: time before the first round (e-GLASS: inversion + both Hessians).
+        seconds: wall time of the whole run.
+        settings: the per-solve budgets and settings used (for reports).
+    """
+
+    method: str
+    x: torch.Tensor
+    errors: torch.Tensor
+    ready_at: torch.Tensor
+    setup_seconds: float
+    seconds: float
+    settings: dict
+
+    def feasible(self, tau: float) -> torch.Tensor:
+        """Boolean ``(M,)``: ``errors <= tau``."""
+        return self.errors <= tau
+
+    def first_feasible(self, k: int, tau: float) -> torch.Tensor:
+        """Indices of the first ``k`` feasible candidates (fewer if fewer exist)."""
+        return self.feasible(tau).nonzero().flatten()[:k]
+
+    def time_to(self, k: int, tau: float) -> float | None:
+        """Seconds until ``k`` feasible candidates existed, ``None`` if the run never got there."""
+        index = self.first_feasible(k, tau)
+        return float(self.ready_at[index[-1]]) if index.numel() == k else None
+
+
+def _collect(method, rounds, target, tau, settings, setup=lambda: None) -> SolutionRun:
+    """Run ``setup`` then the ``rounds`` iterator (each item: images, errors) until ``target``
+    candidates have error <= tau or the iterator ends; time everything."""
+    start = time.perf_counter()
+    setup()
+    setup_seconds = time.perf_counter() - start
+    xs, errs, ready = [], [], []
+    found = 0
+    for x, err in rounds:
+        now = time.perf_counter() - start
+        xs.append(x)
+        errs.append(err)
+        ready.append(torch.full((x.shape[0],), now, dtype=torch.float64))
+        found += int((err <= tau).sum())
+        if found >= target:
+            break
+    if not xs:
+        raise RuntimeError(f"{method}: no round ran (check max_candidates)")
+    return SolutionRun(
+        method=method, x=torch.cat(xs), errors=torch.cat(errs), ready_at=torch.cat(ready),
+        setup_seconds=setup_seconds, seconds=time.perf_counter() - start, settings=settings,
+    )
+
+
+def run_pulse(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    *,
+    target: int,
+    tau: float,
+    batch: int = 20,
+    max_candidates: int = 200,
+    eps: float | None = None,
+    seed: int | torch.Generator = 0,
+    **pulse_kwargs,
+) -> SolutionRun:
+    r"""PULSE restarts in batches of ``batch`` until ``target`` have error :math:`\le \tau`
+    (or ``max_candidates`` restarts ran). ``eps`` defaults to :math:`\min(2\cdot10^{-3},\tau)`:
+    upstream's criterion, tightened when :math:`\tau` is stricter. One ``torch.Generator``
+    feeds all batches, so no restart repeats."""
+    eps = min(2e-3, tau) if eps is None else eps
+    gen = make_generator(seed, y.device)
+    failures = []
+
+    def rounds():
+        done = 0
+        while done < max_candidates:
+            n = min(batch, max_candidates - done)
+            r = pulse(G, A, y, n, eps=eps, seed=gen, progress=False, warn=False, **pulse_kwargs)
+            failures.append(r.failures)
+            done += n
+            yield r.x, r.errors
+
+    settings = dict(eps=eps, batch=batch, max_candidates=max_candidates,
+                    steps=pulse_kwargs.get("steps", 100), lr=pulse_kwargs.get("lr", 0.4))
+    run = _collect("PULSE", rounds(), target, tau, settings)
+    run.settings["failures"] = sum(failures)
+    return run
+
+
+def run_langevin(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    *,
+    target: int,
+    tau: float,
+    sigma: float,
+    step_size: float,
+    chains: int = 10,
+    burn_in: int = 500,
+    thin: int = 20,
+    per_round: int = 20,
+    max_candidates: int = 200,
+    seed: int | torch.Generator = 0,
+) -> SolutionRun:
+    """Latent Langevin chains (:func:`langevin`) continued round after round, ``per_round``
+    samples a round (``burn_in`` only before the first), until ``target`` samples have error
+    <= ``tau`` or ``max_candidates`` were drawn."""
+    if per_round % chains:
+        raise ValueError(f"per_round ({per_round}) must be a multiple of chains ({chains})")
+    gen = make_generator(seed, y.device)
+
+    def rounds():
+        state, done = None, 0
+        while done < max_candidates:
+            r = langevin(G, A, y, per_round, sigma=sigma, step_size=step_size,
+                         burn_in=burn_in if state is None else 0, thin=thin, chains=chains,
+                         init=state, seed=gen, progress=False)
+            state = r.z[-chains:]  # the chains' current states
+            done += per_round
+            yield r.x, r.errors
+
+    settings = dict(sigma=sigma, step_size=step_size, chains=chains, burn_in=burn_in, thin=thin,
+                    max_candidates=max_candidates)
+    return _collect("Langevin", rounds(), target, tau, settings)
+
+
+def run_eglass(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    distance,
+    *,
+    target: int,
+    tau: float,
+    Ks=range(2, 42),
+    etas=(-3.0, -2.0, -1.0, 1.0, 2.0, 3.0),
+    ks_per_round: int = 4,
+    inversion: dict | None = None,
+    explore: dict | None = None,
+    seed: int | torch.Generator = 0,
+) -> SolutionRun:
+    r"""e-GLASS end to end: IAGAN inversion (:func:`eglass.inversion.invert`), both metric
+    Hessians at :math:`z_0` on the fine-tuned generator (:mod:`eglass.geometry`), then
+    Algorithm 1 solutions :math:`G(z_0 + \eta d_K)` (:func:`eglass.explore.explore`),
+    ``ks_per_round`` directions a round, until ``target`` have error :math:`\le \tau`.
+    The setup time (inversion + Hessians) is part of every time-to-k."""
+    from .explore import explore as _explore
+    from .geometry import measurement_metric, perceptual_metric
+    from .inversion import invert
+
+    inversion = {"method": "iagan", **(inversion or {})}
+    state = {}
+
+    def setup():
+        inv = invert(G, A, y, seed=seed, progress=False, back_project=False, **inversion)
+        Gf, z0 = inv.generator, inv.z
+        state.update(G=Gf, z0=z0, H_Y=measurement_metric(Gf, A, z0),
+                     H_X=perceptual_metric(Gf, distance, z0), inv_error=float(inv.errors[0]))
+
+    Ks = list(Ks)
+
+    def rounds():
+        for i in range(0, len(Ks), ks_per_round):
+            ex = _explore(state["G"], A, y, state["z0"], state["H_Y"], state["H_X"],
+                          method="eglass", Ks=Ks[i : i + ks_per_round], etas=etas,
+                          tau=tau, **(explore or {}))
+            yield ex.x, ex.errors
+
+    settings = dict(inversion=inversion, Ks=[Ks[0], Ks[-1]], etas=list(etas))
+    run = _collect("e-GLASS", rounds(), target, tau, settings, setup)
+    run.settings["inversion_error"] = state["inv_error"]
+    return run

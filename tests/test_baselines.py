@@ -188,3 +188,51 @@ def test_langevin_layout_seeds_and_divergence(tiny_generator):
         # the prior term alone multiplies z by (1 - h) = -99 per step: overflow in < 200 steps
         langevin(tiny_generator, pool, y, 2, sigma=1e-3, step_size=100.0, burn_in=400,
                  progress=False)
+
+
+def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
+    from eglass.baselines import run_pulse
+
+    y = on_sphere_measurements(tiny_generator)
+    run = run_pulse(tiny_generator, pool, y, target=6, tau=1e-2, batch=4, max_candidates=40)
+    assert run.x.shape[0] in (8, 12)  # stops after the batch that reached 6 feasible
+    assert int(run.feasible(1e-2).sum()) >= 6
+    assert (run.ready_at.diff() >= 0).all()
+    k6 = run.first_feasible(6, 1e-2)[-1]
+    assert run.time_to(6, 1e-2) == pytest.approx(float(run.ready_at[k6]))
+    assert run.time_to(10_000, 1e-2) is None
+    assert run.settings["eps"] == 2e-3 and run.settings["steps"] == 100
+    # batches draw from one generator: no two restarts share a start, so no identical images
+    gaps = torch.cdist(run.x.flatten(1), run.x.flatten(1)) + torch.eye(run.x.shape[0]) * 1e9
+    assert gaps.min() > 0
+    # an unreachable threshold: the cap stops the run and the failures are reported
+    capped = run_pulse(tiny_generator, pool, y, target=5, tau=1e-12, batch=3, max_candidates=7,
+                       steps=10)
+    assert capped.x.shape[0] == 7 and capped.time_to(1, 1e-12) is None
+    assert capped.settings["failures"] == 7 and capped.settings["eps"] == 1e-12
+
+
+def test_run_langevin_continues_its_chains(tiny_generator):
+    from eglass.baselines import run_langevin
+
+    y = on_sphere_measurements(tiny_generator)
+    kw = dict(sigma=0.05, step_size=1e-4, chains=2, burn_in=10, thin=2, per_round=4)
+    run = run_langevin(tiny_generator, pool, y, target=10**6, tau=1e-2, max_candidates=12, **kw)
+    assert run.x.shape[0] == 12 and run.ready_at.unique().numel() == 3
+    with pytest.raises(ValueError, match="multiple of chains"):
+        run_langevin(tiny_generator, pool, y, target=1, tau=1e-2, **{**kw, "per_round": 3})
+
+
+def test_run_eglass_setup_counts_in_every_time(tiny_generator):
+    from eglass.baselines import run_eglass
+    from eglass.distances import PixelDistance
+
+    y = on_sphere_measurements(tiny_generator)
+    run = run_eglass(tiny_generator, pool, y, PixelDistance(), target=5, tau=1e-2, Ks=[2, 3, 4],
+                     etas=[-0.3, 0.3], ks_per_round=1,
+                     inversion=dict(restarts=2, steps=100, finetune_steps=20), explore=dict(top=3))
+    assert run.setup_seconds > 0
+    assert (run.ready_at >= run.setup_seconds).all()
+    assert run.x.shape[0] in (2, 4, 6)
+    torch.testing.assert_close(run.errors, measurement_error(pool, run.x, y))
+    assert run.settings["inversion_error"] < 1e-2

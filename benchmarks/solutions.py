@@ -1,0 +1,211 @@
+"""e-GLASS vs PULSE vs latent Langevin: time to 10 and 100 feasible solutions (paper Table 1).
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/solutions.py [--quick] [--digits N]
+
+For SR x8 and the central inpainting box (``eglass.inversion.benchmark_problems()``), on
+held-out digits (one per class), same generator (``mnist-dcgan``), same machine, same process:
+
+* **e-GLASS** (``eglass.baselines.run_eglass``): IAGAN inversion + H_Y + H_X (setup, counted in
+  every time), then Algorithm 1 solutions ``G(z0 + eta d_K)`` four directions a round.
+* **PULSE** (``run_pulse``): restarts in batches, 100 Adam steps each (upstream budget), stop
+  criterion ``eps = min(2e-3, tau)`` -- so one run per tau.
+* **Langevin** (``run_langevin``): 10 chains from the prior, unadjusted Langevin on p(z | y).
+
+Each method runs until it has 100 feasible candidates (error <= tau; for e-GLASS and Langevin
+at the strict tau = 1e-3, which also gives the 1e-2 counts) or hits its candidate cap. Time to
+k = wall time until the k-th feasible candidate existed. Quality of the first 10 feasible
+(tau = 1e-2): mean pairwise perceptual distance and distinct predicted classes
+(``eglass.evaluate.diversity`` with the embedded classifier features), and the classifier's
+mean confidence (a realism proxy). Results: ``benchmarks/results/solutions.json`` (``--quick``:
+``solutions_quick.json``) and a printed table with ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from eglass.baselines import run_eglass, run_langevin, run_pulse
+from eglass.data import mnist
+from eglass.distances import default_distance
+from eglass.evaluate import TAU, TAU_STRICT, diversity
+from eglass.inversion import benchmark_problems
+from eglass.models import load_classifier, load_generator
+from eglass.utils import stopwatch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PROBLEMS = ("SR x8", "inpainting (box)")
+TAUS = (TAU, TAU_STRICT)
+TARGETS = (10, 100)
+METHODS = ("e-GLASS", "PULSE", "Langevin")
+# Langevin settings: noise level sigma on the [-1,1] scale (expected error sigma^2/4 = 2.5e-4,
+# below both taus), step size below the stability limit measured on these problems.
+LANGEVIN = dict(sigma=0.03, step_size=2e-5, chains=10, burn_in=300, thin=10, per_round=20)
+
+
+def heldout_digits(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` held-out digits, cycling through the classes: ``(n, 1, 32, 32)`` and labels."""
+    x, labels = mnist("test")
+    index = torch.tensor([(i % 10) * 50 + i // 10 for i in range(n)])
+    return x[index], labels[index]
+
+
+def quality(run, distance, classifier, k: int = 10, tau: float = TAU) -> dict:
+    """Diversity and realism proxy of the first ``k`` feasible candidates of a run."""
+    index = run.first_feasible(k, tau)
+    if index.numel() == 0:
+        return dict(n=0, mean_distance=None, classes=None, confidence=None, labels=[])
+    x = run.x[index]
+    div = diversity(x, distance, classifier)
+    with torch.no_grad():
+        confidence = classifier.predict_proba(x).max(dim=1).values.mean().item()
+    mean = None if math.isnan(div.mean_distance) else div.mean_distance
+    return dict(n=div.n, mean_distance=mean, classes=div.classes, confidence=confidence,
+                labels=div.labels.tolist())
+
+
+def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
+    """All three methods on one measurement; returns per-method records."""
+    target, strict = max(TARGETS), min(TAUS)
+    runs = {
+        "e-GLASS": {tau: run_eglass(G, A, y, distance, target=target, tau=strict, seed=seed)
+                    for tau in [strict]},
+        "PULSE": {tau: run_pulse(G, A, y, target=target, tau=tau, max_candidates=cap,
+                                 seed=seed) for tau in TAUS},
+        "Langevin": {tau: run_langevin(G, A, y, target=target, tau=strict, max_candidates=cap,
+                                       seed=seed, **LANGEVIN) for tau in [strict]},
+    }
+    out = {}
+    for method, by_tau in runs.items():
+        rec = {"time_to": {}, "feasible_fraction": {}, "candidates": {}, "seconds": {}}
+        for tau in TAUS:
+            run = by_tau.get(tau, by_tau[strict])
+            for k in TARGETS:
+                rec["time_to"][f"{k}@{tau:g}"] = run.time_to(k, tau)
+            rec["feasible_fraction"][f"{tau:g}"] = run.feasible(tau).float().mean().item()
+            rec["candidates"][f"{tau:g}"] = run.x.shape[0]
+            rec["seconds"][f"{tau:g}"] = run.seconds
+        first = by_tau.get(TAU, by_tau[strict])
+        rec["setup_seconds"] = first.setup_seconds
+        rec["settings"] = {f"{t:g}": r.settings for t, r in by_tau.items()}
+        rec["quality@10"] = quality(first, distance, classifier)
+        rec["errors_first10"] = first.errors[first.first_feasible(10, TAU)].tolist()
+        out[method] = rec
+    return out
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(records: list[dict]) -> dict:
+    """Medians over digits, and per-digit ratios (method / e-GLASS) for the times."""
+    summary = {}
+    for method in METHODS:
+        rows = [r[method] for r in records]
+        s = {"time_to": {}, "reached": {}, "ratio_vs_eglass": {}}
+        for key in rows[0]["time_to"]:
+            times = [row["time_to"][key] for row in rows]
+            s["time_to"][key] = _median(times)
+            s["reached"][key] = sum(t is not None for t in times)
+            ratios = [row["time_to"][key] / r["e-GLASS"]["time_to"][key]
+                      for row, r in zip(rows, records, strict=True)
+                      if row["time_to"][key] is not None and r["e-GLASS"]["time_to"][key]]
+            s["ratio_vs_eglass"][key] = _median(ratios)
+        s["feasible_fraction"] = {t: _median([row["feasible_fraction"][t] for row in rows])
+                                  for t in rows[0]["feasible_fraction"]}
+        q = [row["quality@10"] for row in rows]
+        s["mean_distance@10"] = _median([x["mean_distance"] for x in q])
+        s["classes@10"] = _median([x["classes"] for x in q])
+        s["confidence@10"] = _median([x["confidence"] for x in q])
+        s["setup_seconds"] = _median([row["setup_seconds"] for row in rows])
+        summary[method] = s
+    return summary
+
+
+def _fmt(t, reached, n):
+    if t is None:
+        return "not reached"
+    mark = "" if reached == n else f" ({reached}/{n})"
+    return f"{t:8.2f}{mark}"
+
+
+def table(summary: dict, n_digits: int) -> str:
+    keys = [f"{k}@{t:g}" for t in TAUS for k in TARGETS]
+    lines = []
+    head = f"{'method':9s} " + " ".join(f"{'t' + k + ' [s]':>20s}" for k in keys)
+    head += f" {'feas@1e-2':>9s} {'div@10':>7s} {'cls@10':>6s} {'conf@10':>7s}"
+    lines.append(head)
+    for method, s in summary.items():
+        row = f"{method:9s} " + " ".join(
+            f"{_fmt(s['time_to'][k], s['reached'][k], n_digits):>20s}" for k in keys)
+        div = s["mean_distance@10"]
+        row += (f" {s['feasible_fraction']['0.01']:9.2f} "
+                f"{'-' if div is None else format(div, '7.3f'):>7s} "
+                f"{s['classes@10'] or 0:6.1f} {s['confidence@10'] or 0:7.2f}")
+        lines.append(row)
+    for method in ("PULSE", "Langevin"):
+        ratios = summary[method]["ratio_vs_eglass"]
+        lines.append(f"{method + ' / e-GLASS':20s}" + " ".join(
+            f"{k}: {'-' if ratios[k] is None else format(ratios[k], '.1f') + 'x'}"
+            for k in keys))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 digits, small caps")
+    parser.add_argument("--digits", type=int, default=None, help="held-out digits per problem")
+    parser.add_argument("--cap", type=int, default=None, help="max candidates per PULSE/Langevin")
+    args = parser.parse_args()
+    n_digits = args.digits or (2 if args.quick else 10)
+    cap = args.cap or (60 if args.quick else 200)
+
+    G = load_generator("mnist-dcgan")
+    classifier = load_classifier("mnist-cnn")
+    distance = default_distance(classifier)
+    x, labels = heldout_digits(n_digits)
+    problems = benchmark_problems()
+    results = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "digits": n_digits, "labels": labels.tolist(), "cap": cap,
+        "taus": list(TAUS), "targets": list(TARGETS), "langevin": LANGEVIN,
+        "problems": {},
+    }
+    with stopwatch() as total:
+        for name in PROBLEMS:
+            A = problems[name]
+            records = []
+            for i in range(n_digits):
+                y = A(x[i : i + 1])
+                with stopwatch() as t:
+                    rec = one_digit(G, A, y, distance, classifier, seed=i, cap=cap)
+                rec["label"] = int(labels[i])
+                records.append(rec)
+                print(f"{name} digit {i} (label {int(labels[i])}): {t():.1f}s  " + "  ".join(
+                    f"{m} t10={rec[m]['time_to']['10@0.01']}" for m in METHODS), flush=True)
+            summary = summarize(records)
+            results["problems"][name] = {"summary": summary, "digits": records}
+            print(f"\n== {name}: medians over {n_digits} held-out digits ==")
+            print(table(summary, n_digits), "\n", flush=True)
+    results["total_seconds"] = total()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("solutions_quick.json" if args.quick else "solutions.json")
+    out.write_text(json.dumps(results, indent=1))
+    print(f"total {total():.0f}s; saved {out}")
+
+
+if __name__ == "__main__":
+    main()
