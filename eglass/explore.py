@@ -49,6 +49,8 @@ __all__ = [
     "summary_table",
     "Sweep",
     "sweep",
+    "StartingPoint",
+    "starting_points",
 ]
 
 METHODS = ("eigenvector", "eglass", "generalized", "walk")
@@ -417,10 +419,11 @@ def null_space_walk(
     steps: int = 20,
     top: int | None = None,
     corrections: int = 2,
+    refresh: int = 1,
 ) -> WalkPath:
     r"""Walk from ``z0`` along ``direction`` while staying on :math:`A G(z) = y`.
 
-    At every step, with :math:`J = J_\phi(z_k)` and :math:`U_k` its top-``top`` right
+    At every step, with :math:`J \approx J_\phi(z_k)` and :math:`U_k` its top-``top`` right
     singular vectors (the measurement-sensitive latent directions, the top eigenvectors of
     :math:`H_Y(z_k)`):
 
@@ -428,15 +431,19 @@ def null_space_walk(
        :math:`t \leftarrow (I - U_k U_k^\top) t / \|\cdot\|`;
     2. predict :math:`z \leftarrow z_k + h\, t` with :math:`h = \text{length}/\text{steps}`;
     3. correct back towards the measurements with Gauss-Newton steps *orthogonal to the
-       tangent* (pseudo-arclength continuation), so they cannot undo the walk, reusing
-       :math:`J`: with :math:`B` an orthonormal basis of :math:`t^\perp`,
-       :math:`z \leftarrow z - B (J B)^{+} (\phi(z) - y)`, ``corrections`` times.
+       tangent* (pseudo-arclength continuation), so they cannot undo the walk: with :math:`B`
+       an orthonormal basis of :math:`t^\perp`,
+       :math:`z \leftarrow z - B (J B)^{+} (\phi(z) - y)`, ``corrections`` times, each
+       halved (up to 4 times) until it lowers the residual, or dropped.
+
+    :math:`J` is recomputed exactly (``d`` batched JVPs, :func:`eglass.geometry.jacobian`)
+    every ``refresh`` steps and kept up to date in between by Broyden rank-one updates
+    :math:`J \leftarrow J + (\Delta\phi - J \Delta z)\Delta z^\top / \|\Delta z\|^2` from
+    the generator calls the walk makes anyway (``1 + corrections`` per step).
 
     Where :math:`J` has a null space (super-resolution: rank :math:`\le m < d`) the path
     follows :math:`A G(z) = y`; where it has none (inpainting, :math:`m > d`) the correction
     uses every other latent direction to cancel the drift of the measurements.
-
-    One Jacobian (``d`` batched JVPs) and ``1 + corrections`` generator calls per step.
 
     Args:
         G: generator ``(N, d) -> (N, C, H, W)``.
@@ -448,6 +455,7 @@ def null_space_walk(
         steps: number of steps ``S`` >= 1.
         top: size of the measurement-sensitive subspace (default ``min(20, d)``).
         corrections: Gauss-Newton corrections per step (0 disables the correction).
+        refresh: recompute the exact Jacobian every ``refresh`` steps (1: every step).
     """
     dim = check_generator(G)
     check_latents("z0", z0, dim)
@@ -459,10 +467,11 @@ def null_space_walk(
         raise ValueError(f"direction must have shape ({dim},), got "
                          f"{tuple(d.shape) if isinstance(d, torch.Tensor) else type(d).__name__}")
     check_finite("direction", d)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if isinstance(corrections, bool) or not isinstance(corrections, int) or corrections < 0:
-        raise ValueError(f"corrections must be a non-negative integer, got {corrections!r}")
+    for name, value, least in (("steps", steps, 1), ("corrections", corrections, 0),
+                               ("refresh", refresh, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            kind = "positive" if least else "non-negative"
+            raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
     if not math.isfinite(length):
         raise ValueError(f"length must be finite, got {length}")
     top = _check_index("top", min(TOP, dim) if top is None else top, dim)
@@ -474,16 +483,25 @@ def null_space_walk(
         )
 
     h = abs(length) / steps
-    t = (d / d.norm()).detach().to(z0.dtype) * (1.0 if length >= 0 else -1.0)
+    sign = 1.0 if length >= 0 else -1.0
+    t = (d / d.norm()).detach().to(z0.dtype) * sign
     z = z0.detach()[0].clone()
-    phi = _phi(G, A)
     target = y.detach().reshape(-1).to(z.dtype)
     eye = torch.eye(dim, dtype=z.dtype, device=z.device)
-    zs, errs, corr = [z.clone()], [], [0.0]
-    with torch.no_grad():
-        errs.append(measurement_error(A, G(z.unsqueeze(0)), y).item())
-    for _ in range(steps):
-        J = _jacobian(G, A, z).detach()
+
+    def residual(w: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return A(G(w.unsqueeze(0))).reshape(-1) - target
+
+    def error(r: torch.Tensor) -> float:
+        return (r / 2).pow(2).mean().item()
+
+    r = residual(z)
+    zs, errs, corr = [z.clone()], [error(r)], [0.0]
+    J = None
+    for k in range(steps):
+        if k % refresh == 0:
+            J = _jacobian(G, A, z).detach()
         U = _range_basis(J, top)
         t = t - U @ (U.T @ t)
         norm = t.norm()
@@ -491,21 +509,30 @@ def null_space_walk(
             raise ValueError("the walking direction lies in the measurement-sensitive subspace "
                              f"span(U_top) (top={top}); use a smaller top or another direction")
         t = t / norm
-        z = z + h * t
+        r_new = residual(z + h * t)
+        J = J + torch.outer(r_new - r - h * (J @ t), t) / h  # Broyden, |dz| = h, dz/h = t
+        z, r = z + h * t, r_new
         B = torch.linalg.qr(torch.cat([t.unsqueeze(1), eye], dim=1))[0][:, 1:]  # t-perp
-        solve = torch.linalg.pinv(J @ B, rtol=1e-6)
-        moved = torch.zeros((), dtype=z.dtype)
-        with torch.no_grad():
-            for _ in range(corrections):
-                delta = -B @ (solve @ (phi(z.unsqueeze(0)).reshape(-1) - target))
-                z = z + delta
-                moved = moved + delta.norm()
-            errs.append(measurement_error(A, G(z.unsqueeze(0)), y).item())
+        moved = 0.0
+        for _ in range(corrections):
+            delta = -B @ (torch.linalg.pinv(J @ B, rtol=1e-6) @ r)
+            for _ in range(5):
+                r_try = residual(z + delta)
+                if r_try.norm() < r.norm():
+                    break
+                delta = delta / 2
+            else:
+                break
+            step = delta.norm()
+            J = J + torch.outer(r_try - r - J @ delta, delta) / step.pow(2)
+            z, r = z + delta, r_try
+            moved += step.item()
         zs.append(z.clone())
-        corr.append(moved.item())
+        errs.append(error(r))
+        corr.append(moved)
     return WalkPath(
         z=torch.stack(zs),
-        length=torch.arange(steps + 1, dtype=z.dtype) * h * (1.0 if length >= 0 else -1.0),
+        length=torch.arange(steps + 1, dtype=z.dtype) * h * sign,
         errors=torch.tensor(errs, dtype=z.dtype),
         correction=torch.tensor(corr, dtype=z.dtype),
         direction=direction,
@@ -661,6 +688,7 @@ def explore(
     back_project: bool = False,
     walk_steps: int = 20,
     walk_corrections: int = 2,
+    walk_refresh: int = 1,
     batch_size: int = 256,
 ) -> Exploration:
     r"""Many solutions from one :math:`z_0`: :math:`G(z_0 + \eta\, d_K)` for every K in ``Ks``
@@ -685,7 +713,8 @@ def explore(
         distance: perceptual distance ``dist(x0, x1) -> (N,)`` (``eglass.distances``);
             ``None`` skips ``perceptual``.
         tau: feasibility threshold. back_project: also return :math:`x + A^\dagger(y - Ax)`.
-        walk_steps, walk_corrections: :func:`null_space_walk` settings per walk.
+        walk_steps, walk_corrections, walk_refresh: :func:`null_space_walk` settings
+            (``steps``, ``corrections``, ``refresh``) of each walk.
 
     Returns:
         :class:`Exploration`.
@@ -722,7 +751,7 @@ def explore(
                     row[picks] = z0[0]
                     continue
                 path = null_space_walk(G, A, y, z0, dr, sign * reach, walk_steps, top,
-                                       walk_corrections)
+                                       walk_corrections, walk_refresh)
                 paths.append(path)
                 for i in picks:
                     row[i] = path.z[round(abs(eta_list[i]) / reach * walk_steps)]
@@ -785,3 +814,62 @@ def sweep(
             if out.feasible.any():
                 perc[i, j] = out.perceptual[out.feasible].median().item()
     return Sweep(list(thresholds), list(tops), feas, perc)
+
+
+@dataclass
+class StartingPoint:
+    r"""One solution :math:`G(z_0)` to explore from, with its metrics.
+
+    Attributes:
+        G: the generator of the solution (for IAGAN, the fine-tuned copy).
+        A, y: operator and measurements ``(1, ...)``.
+        z0: latent ``(1, d)``; x0: :math:`G(z_0)` ``(1, C, H, W)``.
+        H_Y, H_X: metrics ``(d, d)`` at ``z0`` (:mod:`eglass.geometry`).
+        distance: the perceptual distance ``H_X`` was built from.
+    """
+
+    G: torch.nn.Module
+    A: object
+    y: torch.Tensor
+    z0: torch.Tensor
+    x0: torch.Tensor
+    H_Y: torch.Tensor
+    H_X: torch.Tensor
+    distance: object
+
+    def explore(self, **kwargs) -> Exploration:
+        """:func:`explore` from this point (``distance`` defaults to this point's)."""
+        kwargs.setdefault("distance", self.distance)
+        return explore(self.G, self.A, self.y, self.z0, self.H_Y, self.H_X, **kwargs)
+
+    def direction(self, K: int, method: str = "eglass", **kwargs) -> Direction:
+        """:func:`directions` for one K at this point."""
+        return directions(self.H_Y, self.H_X, [K], method, **kwargs)[0]
+
+
+def starting_points(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    distance,
+    *,
+    method: str = "iagan",
+    seed: int | torch.Generator = 0,
+    **invert_kwargs,
+) -> list[StartingPoint]:
+    """Invert ``G`` on measurements ``y`` ``(N, ...)`` (:func:`eglass.inversion.invert`, one
+    batch) and compute :math:`H_Y, H_X` at each solution: ``N`` starting points."""
+    from .geometry import measurement_metric, perceptual_metric
+    from .inversion import invert
+
+    invert_kwargs.setdefault("progress", False)
+    result = invert(G, A, y, method, seed=seed, **invert_kwargs)
+    points = []
+    for i in range(len(result)):
+        Gi, zi = result.generators[i], result.z[i : i + 1]
+        points.append(StartingPoint(
+            G=Gi, A=A, y=y[i : i + 1], z0=zi, x0=result.x[i : i + 1],
+            H_Y=measurement_metric(Gi, A, zi), H_X=perceptual_metric(Gi, distance, zi),
+            distance=distance,
+        ))
+    return points

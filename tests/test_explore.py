@@ -258,6 +258,9 @@ def test_walk_stays_on_measurements_where_the_line_drifts(tiny_problem):
     with torch.no_grad():
         moved = (G(path.z[-1:]) - G(z0)).pow(2).mean().item()
     assert moved > 1e-3
+    # Broyden updates between exact Jacobians every 4 steps keep it on the measurements
+    cheap = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, refresh=4)
+    assert cheap.errors.max().item() < 0.1 * line[1:].max().item()
     # without corrections it is the projected straight walk: error grows
     free = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, corrections=0)
     assert free.errors[-1].item() > path.errors[-1].item()
@@ -273,6 +276,8 @@ def test_explore_walk_reads_the_path(tiny_problem):
     assert torch.equal(out.z[1], forward.z[5]) and torch.equal(out.z[2], forward.z[10])
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         null_space_walk(G, A, y, z0, out.directions[0], 1.0, steps=0)
+    with pytest.raises(ValueError, match="refresh must be a positive integer"):
+        null_space_walk(G, A, y, z0, out.directions[0], 1.0, refresh=0)
     with pytest.raises(ValueError, match=r"direction must have shape \(8,\)"):
         null_space_walk(G, A, y, z0, torch.ones(5, dtype=torch.float64), 1.0)
 
