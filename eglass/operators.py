@@ -143,12 +143,15 @@ class LinearOperator(nn.Module):
         x = self._check_x(x)
         return x - self._A_dagger(self._A(x))
 
-    def rank(self, image_shape: Shape, chunk: int = 1024) -> int:
+    def rank(
+        self, image_shape: Shape, *, dtype: torch.dtype = torch.float64, chunk: int = 1024
+    ) -> int:
         r"""Rank of :math:`A` on single images of shape ``(C, H, W)`` (or ``(1, C, H, W)``).
 
         Computed exactly as the trace of the projector :math:`A^\dagger A` applied to the
-        standard basis in float64 (``n = CHW`` basis images, ``chunk`` at a time), so meant
-        for small images. The null space has dimension ``n - rank``.
+        standard basis (``n = CHW`` basis images of ``dtype``, ``chunk`` at a time), so meant
+        for small images. The null space has dimension ``n - rank``. ``dtype`` matters only
+        where the pseudo-inverse's cutoff depends on it (:class:`Blur`).
         """
         shape = tuple(int(s) for s in image_shape)
         if len(shape) == 4 and shape[0] == 1:
@@ -160,7 +163,7 @@ class LinearOperator(nn.Module):
         trace = 0.0
         for start in range(0, n, chunk):
             index = torch.arange(start, min(start + chunk, n), device=device)
-            basis = torch.zeros(len(index), n, dtype=torch.float64, device=device)
+            basis = torch.zeros(len(index), n, dtype=dtype, device=device)
             basis[torch.arange(len(index)), index] = 1
             projected = self.range_project(basis.view(-1, *shape))
             trace += projected.flatten(1)[torch.arange(len(index)), index].sum().item()

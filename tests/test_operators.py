@@ -245,6 +245,13 @@ def test_rank_counts_what_the_measurements_keep():
     assert Inpainting(box_mask((36, 30), (10, 8))).rank(shape) == 3 * (36 * 30 - 80)
     assert CompressedSensing(77, shape[1:], seed=0).rank(shape[1:]) == 77
     assert Denoising().rank(shape) == 3 * 36 * 30
+    blur = Blur(gaussian_kernel(9, 2.0))  # |k| reaches ~1e-8 max|k|: null only in float32
+    spectrum = blur.transfer_function(36, 30)
+    full = torch.fft.fft2(torch.fft.irfft2(spectrum, s=(36, 30))).abs()
+    cut = (full <= 36 * 30 * torch.finfo(torch.float32).eps * full.max()).sum().item()
+    assert cut > 0
+    assert blur.rank(shape) == 3 * 36 * 30
+    assert blur.rank(shape, dtype=torch.float32) == 3 * (36 * 30 - cut)
     with pytest.raises(ValueError, match=r"\(C,H,W\) or \(1,C,H,W\), got \(2, 3, 36, 30\)"):
         Denoising().rank((2, 3, 36, 30))
 
