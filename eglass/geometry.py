@@ -20,7 +20,7 @@ per latent dimension, chunked to bound memory). For latents too large for a dens
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,9 @@ __all__ = [
     "Homogeneity",
     "homogeneity",
     "reference_hessian",
+    "images_along",
+    "spectrum_figure",
+    "coupling_figure",
 ]
 
 
@@ -482,3 +485,70 @@ def reference_hessian(
             for i in range(z0.shape[1])
         ]
     return 0.5 * torch.stack(rows).detach()
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def images_along(
+    G: nn.Module, z: torch.Tensor, direction: torch.Tensor, etas: Sequence[float]
+) -> torch.Tensor:
+    r"""Images :math:`G(z_0 + \eta v)` along a latent direction, one per step ``eta``.
+
+    ``z`` ``(d,)`` or ``(1, d)``; ``direction`` ``(d,)`` (e.g. an eigenvector column).
+    Returns ``(len(etas), C, H, W)``.
+    """
+    z = _one_latent(G, z)
+    d = z.shape[1]
+    if not isinstance(direction, torch.Tensor) or direction.shape != (d,):
+        got = tuple(direction.shape) if isinstance(direction, torch.Tensor) else direction
+        raise ValueError(f"direction must have shape ({d},), got {got}")
+    etas_t = torch.as_tensor(list(etas), dtype=z.dtype, device=z.device)
+    with torch.no_grad():
+        return G(z + etas_t[:, None] * direction.to(z)[None])
+
+
+def spectrum_figure(spectra: Mapping[str, torch.Tensor], size: float = 3.0):
+    r"""Two panels for named spectra ``{label: evals (d,)}``: eigenvalues :math:`\lambda_k /
+    \lambda_1` on a log scale (left) and the cumulative fraction of the trace (right, with
+    the 90/99/99.9 % levels). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2.6 * size, size))
+    for label, evals in spectra.items():
+        lam = _check_spectrum(evals)
+        k = torch.arange(1, lam.numel() + 1)
+        left.semilogy(k, (lam / lam[0]).clamp_min(1e-12).cpu(), lw=1.4, label=label)
+        right.plot(k, trace_fraction(lam).cpu(), lw=1.4, label=label)
+    for f in (0.9, 0.99, 0.999):
+        right.axhline(f, color="0.6", lw=0.7, ls="--")
+    left.set(xlabel="eigenvalue index k", ylabel=r"$\lambda_k / \lambda_1$",
+             title="spectrum (log scale)")
+    right.set(xlabel="number of top eigenvalues k", ylabel="fraction of the trace",
+              title="cumulative fraction of the trace")
+    right.set_xscale("log")
+    left.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def coupling_figure(
+    couplings: Mapping[str, torch.Tensor], n: int | None = None, size: float = 3.0
+):
+    r"""Heatmaps of :math:`|C| = |U^\top V|` (rows: eigenvectors of :math:`H_Y`, columns: of
+    :math:`H_X`, both in descending order), one panel per ``{label: C}``, the top-left
+    ``n x n`` block (default all). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(couplings), figsize=(1.15 * size * len(couplings), size),
+                             squeeze=False)
+    for ax, (label, C) in zip(axes[0], couplings.items(), strict=True):
+        C = C.detach().abs().cpu()
+        if n is not None:
+            C = C[:n, :n]
+        im = ax.imshow(C, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("eigenvector j of $H_X$", fontsize=8)
+        ax.set_ylabel("eigenvector i of $H_Y$", fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label=r"$|u_i \cdot v_j|$")
+    return fig

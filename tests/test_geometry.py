@@ -11,14 +11,17 @@ from eglass.distances import LPIPS, FeatureDistance, PixelDistance
 from eglass.geometry import (
     anisotropy,
     coupling,
+    coupling_figure,
     eigh_desc,
     homogeneity,
+    images_along,
     jacobian,
     measurement_hvp,
     measurement_metric,
     perceptual_hvp,
     perceptual_metric,
     reference_hessian,
+    spectrum_figure,
     top_eigs,
     trace_fraction,
 )
@@ -230,3 +233,22 @@ def test_other_bad_inputs(tiny_generator):
         coupling(torch.eye(8), torch.eye(7))
     with pytest.raises(ValueError, match="exactly one of"):
         reference_hessian(tiny_generator, z)
+
+
+def test_images_along_and_figures(tiny_generator):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    z = _latent(8, 9)
+    H = perceptual_metric(tiny_generator, PixelDistance(), z)
+    evals, V = eigh_desc(H)
+    imgs = images_along(tiny_generator, z, V[:, 0], [-1.0, 0.0, 2.0])
+    assert imgs.shape == (3, 1, 12, 10)
+    assert torch.allclose(imgs[1:2], tiny_generator(z), rtol=0, atol=1e-14)
+    assert torch.allclose(imgs[2:3], tiny_generator(z + 2 * V[:, 0]))
+    with pytest.raises(ValueError, match=r"direction must have shape \(8,\)"):
+        images_along(tiny_generator, z, V[:, :2], [1.0])
+    fig = spectrum_figure({"H_X": evals, "H_Y": evals / 2})
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+    fig = coupling_figure({"a": coupling(V, V), "b": coupling(V, V)}, n=4)
+    assert fig.axes[0].images[0].get_array().shape == (4, 4)
