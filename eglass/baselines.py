@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.func import grad
@@ -40,6 +40,8 @@ __all__ = [
     "run_pulse",
     "run_langevin",
     "run_eglass",
+    "solutions_table",
+    "show_solutions",
 ]
 
 LR_SCHEDULES = ("fixed", "linear1cycle", "linear1cycledrop")
@@ -407,6 +409,8 @@ class SolutionRun:
         setup_seconds: time before the first round (e-GLASS: inversion + both Hessians).
         seconds: wall time of the whole run.
         settings: the per-solve budgets and settings used (for reports).
+        context: what a method computed on the way (e-GLASS: the fine-tuned generator ``G``,
+            ``z0``, ``H_Y``, ``H_X``), for further exploration or figures.
     """
 
     method: str
@@ -416,6 +420,7 @@ class SolutionRun:
     setup_seconds: float
     seconds: float
     settings: dict
+    context: dict = field(default_factory=dict)
 
     def feasible(self, tau: float) -> torch.Tensor:
         """Boolean ``(M,)``: ``errors <= tau``."""
@@ -574,5 +579,63 @@ def run_eglass(
 
     settings = dict(inversion=inversion, Ks=[Ks[0], Ks[-1]], etas=list(etas))
     run = _collect("e-GLASS", rounds(), target, tau, settings, setup)
-    run.settings["inversion_error"] = state["inv_error"]
+    run.settings["inversion_error"] = state.pop("inv_error")
+    run.context = state
     return run
+
+
+def solutions_table(
+    runs: dict[str, SolutionRun],
+    targets: tuple[int, ...] = (10,),
+    taus: tuple[float, ...] = (1e-2,),
+) -> str:
+    """A text table: per method, seconds to ``k`` feasible solutions for each ``k`` and
+    :math:`\tau`, the ratio to the first method, candidates tried and the feasible fraction."""
+    keys = [(k, tau) for tau in taus for k in targets]
+    base = next(iter(runs.values()))
+    head = f"{'method':10s}" + "".join(f"{f't{k}@{tau:g} [s]':>16s}" for k, tau in keys)
+    head += f"{'ratio':>9s}{'tried':>7s}{'feasible':>10s}"
+    lines = [head]
+    for name, run in runs.items():
+        row = f"{name:10s}"
+        for k, tau in keys:
+            t = run.time_to(k, tau)
+            row += f"{'not reached':>16s}" if t is None else f"{t:16.2f}"
+        t, t0 = run.time_to(*keys[0]), base.time_to(*keys[0])
+        ratio = "-" if t is None or t0 is None else f"{t / t0:.1f}x"
+        row += f"{ratio:>9s}{run.x.shape[0]:7d}{run.feasible(keys[0][1]).float().mean():10.2f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def show_solutions(
+    rows: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    *,
+    classifier: torch.nn.Module | None = None,
+    k: int = 8,
+    suptitle: str | None = None,
+):
+    """Rows of solutions as in the paper's Figs. 2-3: each row label carries the range of
+    measurement errors shown; each image is titled with its error (and, with a classifier,
+    the predicted digit and its confidence).
+
+    Args:
+        rows: label -> (images ``(N, C, H, W)``, errors ``(N,)``); the first ``k`` are shown.
+        classifier: optional digit classifier with ``predict_proba``.
+    """
+    from .plotting import show_images
+
+    images, titles, labels = [], [], []
+    for label, (x, err) in rows.items():
+        x, err = x[:k].detach(), err[:k]
+        row_titles = [f"{e:.1e}" for e in err.tolist()]
+        if classifier is not None:
+            with torch.no_grad():
+                p = classifier.predict_proba(x)
+            conf, cls = p.max(dim=1)
+            row_titles = [f"{t}\n{c} ({q:.2f})" for t, c, q in
+                          zip(row_titles, cls.tolist(), conf.tolist(), strict=True)]
+        images.append(x)
+        titles.append(row_titles)
+        labels.append(f"{label}\n[{err.min():.1e}, {err.max():.1e}]")
+    return show_images(images, titles=titles, row_labels=labels, suptitle=suptitle, size=1.2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from eglass.baselines import langevin, pulse, pulse_lr_factor
+from eglass.baselines import langevin, pulse, pulse_lr_factor, show_solutions, solutions_table
 from eglass.evaluate import measurement_error
 
 
@@ -210,6 +210,27 @@ def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
                        steps=10)
     assert capped.x.shape[0] == 7 and capped.time_to(1, 1e-12) is None
     assert capped.settings["failures"] == 7 and capped.settings["eps"] == 1e-12
+    table = solutions_table({"PULSE": run, "capped": capped}, targets=(6,), taus=(1e-2, 1e-12))
+    lines = table.splitlines()
+    assert len(lines) == 3 and "t6@0.01 [s]" in lines[0]
+    assert "1.0x" in lines[1] and f"{run.time_to(6, 1e-2):.2f}" in lines[1]
+    assert "not reached" in lines[2]
+
+
+def test_show_solutions_labels_rows_with_error_ranges(tiny_generator):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    z = torch.randn(5, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        x = tiny_generator(z)
+    errors = torch.tensor([3e-3, 1e-3, 2e-3, 5e-3, 4e-3])
+    fig = show_solutions({"A": (x, errors), "B": (x[:2], errors[:2])}, k=4)
+    axes = fig.axes
+    assert len(axes) == 2 * 4
+    assert axes[0].get_ylabel() == "A\n[1.0e-03, 5.0e-03]"
+    assert axes[4].get_ylabel() == "B\n[1.0e-03, 3.0e-03]"
+    assert axes[1].get_title() == "1.0e-03"
 
 
 def test_run_langevin_continues_its_chains(tiny_generator):
