@@ -46,6 +46,8 @@ __all__ = [
     "null_space_walk",
     "explore",
     "evaluate_solutions",
+    "concat",
+    "summarize",
     "summary_table",
     "Sweep",
     "sweep",
@@ -593,19 +595,62 @@ class Exploration:
         return self.errors.min().item(), self.errors.max().item()
 
     def summary(self, distance=None, classifier: torch.nn.Module | None = None) -> dict:
-        """Feasible fraction, error range, median perceptual change and the diversity of the
-        feasible solutions (:func:`eglass.evaluate.diversity`; needs ``distance``)."""
-        from .evaluate import diversity
+        """:func:`summarize` of this exploration alone."""
+        return summarize([self], distance, classifier)
 
-        lo, hi = self.error_range()
-        row = dict(method=self.method, n=len(self), feasible=self.feasible_fraction,
-                   error_min=lo, error_max=hi,
-                   perceptual=(float("nan") if self.perceptual is None
-                               else self.perceptual.median().item()))
-        if distance is not None:
-            div = diversity(self.x, distance, classifier, mask=self.feasible)
-            row.update(pairwise=div.mean_distance, classes=div.classes)
-        return row
+
+def concat(explorations: Sequence[Exploration]) -> Exploration:
+    """Pool explorations (e.g. of several starting points) into one; ``reference`` and
+    ``reference_error`` are the first one's, ``directions`` and ``paths`` are joined."""
+    if not explorations:
+        raise ValueError("concat needs at least one Exploration")
+    first = explorations[0]
+    if any(e.tau != first.tau for e in explorations):
+        raise ValueError(f"explorations use different tau: {[e.tau for e in explorations]}")
+
+    def cat(name):
+        parts = [getattr(e, name) for e in explorations]
+        return None if any(p is None for p in parts) else torch.cat(parts)
+
+    methods = sorted({e.method for e in explorations})
+    return Exploration(
+        z=cat("z"), x=cat("x"), errors=cat("errors"), feasible=cat("feasible"),
+        perceptual=cat("perceptual"), eta=cat("eta"), K=cat("K"),
+        method=methods[0] if len(methods) == 1 else "+".join(methods), tau=first.tau,
+        reference=first.reference, reference_error=first.reference_error,
+        x_bp=cat("x_bp"), errors_bp=cat("errors_bp"),
+        directions=[d for e in explorations for d in e.directions],
+        paths=[p for e in explorations for p in e.paths],
+    )
+
+
+def summarize(
+    explorations: Sequence[Exploration], distance=None, classifier: torch.nn.Module | None = None
+) -> dict:
+    """One summary row over explorations from several starting points.
+
+    Pooled over all solutions: ``feasible`` fraction, ``error_min``/``error_max`` and the
+    median ``perceptual`` change to each point's ``G(z0)``. Averaged over the points (solutions
+    of different points are different problems): ``pairwise``, the mean pairwise perceptual
+    distance among each point's feasible solutions, and ``classes``, the number of distinct
+    digits the classifier sees among them (:func:`eglass.evaluate.diversity`; needs
+    ``distance``; points with fewer than two feasible solutions count 0 pairwise).
+    """
+    from .evaluate import diversity
+
+    pooled = concat(explorations)
+    lo, hi = pooled.error_range()
+    row = dict(method=pooled.method, n=len(pooled), feasible=pooled.feasible_fraction,
+               error_min=lo, error_max=hi,
+               perceptual=(float("nan") if pooled.perceptual is None
+                           else pooled.perceptual.median().item()))
+    if distance is not None:
+        divs = [diversity(e.x, distance, classifier, mask=e.feasible) for e in explorations]
+        row["pairwise"] = sum(0.0 if math.isnan(d.mean_distance) else d.mean_distance
+                              for d in divs) / len(divs)
+        if classifier is not None:
+            row["classes"] = sum(d.classes for d in divs) / len(divs)
+    return row
 
 
 def summary_table(rows: Sequence[dict]) -> str:
@@ -618,7 +663,8 @@ def summary_table(rows: Sequence[dict]) -> str:
         lines.append(
             f"{r['method']:<12} {r['n']:>4} {r['feasible']:>8.0%} "
             f"[{r['error_min']:.1e}, {r['error_max']:.1e}] {r['perceptual']:>10.3g} "
-            f"{r.get('pairwise', float('nan')):>9.3g} {'-' if classes is None else classes:>6}"
+            f"{r.get('pairwise', float('nan')):>9.3g} "
+            f"{'-' if classes is None else format(classes, '.3g'):>6}"
         )
     return "\n".join(lines)
 

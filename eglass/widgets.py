@@ -26,7 +26,14 @@ from .explore import (
 from .plotting import show_images
 from .utils import check_generator, check_latents
 
-__all__ = ["Explorer", "explorer", "correlation_figure", "tradeoff_figure", "sweep_figure"]
+__all__ = [
+    "Explorer",
+    "explorer",
+    "correlation_figure",
+    "tradeoff_figure",
+    "sweep_figure",
+    "solutions_figure",
+]
 
 
 class Explorer:
@@ -215,10 +222,10 @@ def correlation_figure(
             ax = axes[row, col]
             k = min(n, start.numel())
             idx = range(1, k + 1)
-            ax.bar([i - 0.2 for i in idx], start[:k].abs().cpu(), width=0.4, color="tab:blue",
+            before, after = (c[:k].abs().cpu().numpy() for c in (start, final))
+            ax.bar([i - 0.2 for i in idx], before, width=0.4, color="tab:blue",
                    label=f"start $v^{{{dr.K}}}$")
-            ax.bar([i + 0.2 for i in idx], final[:k].abs().cpu(), width=0.4, color="tab:red",
-                   label="final $d$")
+            ax.bar([i + 0.2 for i in idx], after, width=0.4, color="tab:red", label="final $d$")
             if col == 0 and dr.threshold is not None:
                 ax.axhline(dr.threshold, color="k", lw=0.8, ls="--", label="threshold")
                 ax.axvspan(0.5, min(dr.top, k) + 0.5, color="0.9", zorder=0, label="top")
@@ -242,8 +249,8 @@ def tradeoff_figure(explorations: Sequence[Exploration], title: str = "", size: 
         if ex.perceptual is None:
             raise ValueError(f"the {ex.method!r} exploration has no perceptual distances; "
                              "pass distance= to explore()")
-        ax.scatter(ex.perceptual.cpu(), ex.errors.clamp_min(1e-12).cpu(), s=14, alpha=0.7,
-                   marker=markers.get(ex.method, "o"),
+        ax.scatter(ex.perceptual.cpu().numpy(), ex.errors.clamp_min(1e-12).cpu().numpy(), s=14,
+                   alpha=0.7, marker=markers.get(ex.method, "o"),
                    label=f"{ex.method} ({ex.feasible_fraction:.0%} feasible)")
     tau = explorations[0].tau
     ax.axhline(tau, color="k", lw=0.8, ls="--", label=f"tau = {tau:g}")
@@ -282,3 +289,28 @@ def sweep_figure(sweeps: Sequence, labels: Sequence[str], size: float = 2.6):
             ax.set_title(f"{label}: {name}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def solutions_figure(
+    explorations: Sequence[Exploration],
+    labels: Sequence[str],
+    reference: torch.Tensor | None = None,
+    size: float = 1.2,
+    suptitle: str | None = None,
+):
+    r"""The paper's Figs. 2-3: one row of solutions per exploration, titled with K and
+    :math:`\eta`, and the range of measurement errors of the row written under its label.
+    ``reference`` (e.g. ``[x_true, A^\dagger y, G(z_0)]`` as ``(R, C, H, W)``) is shown as a
+    first row."""
+    rows, row_labels, titles = [], [], []
+    if reference is not None:
+        rows.append(reference.detach().cpu())
+        row_labels.append("reference")
+        titles.append([])
+    for ex, label in zip(explorations, labels, strict=True):
+        lo, hi = ex.error_range()
+        rows.append(ex.x.detach().cpu())
+        row_labels.append(f"{label}\nerror [{lo:.1e}, {hi:.1e}]")
+        titles.append([f"K={k}, η={e:+g}" for k, e in zip(ex.K.tolist(), ex.eta.tolist(),
+                                                          strict=True)])
+    return show_images(rows, titles=titles, row_labels=row_labels, size=size, suptitle=suptitle)

@@ -319,6 +319,28 @@ def test_diversity_mean_pairwise_distance_and_classes():
         diversity(x, dist, mask=torch.ones(4, dtype=torch.bool))
 
 
+def test_concat_and_summarize(tiny_problem):
+    from eglass.distances import PixelDistance
+    from eglass.explore import concat, summarize, summary_table
+
+    G, A, y, z0, H_Y, H_X = tiny_problem
+    dist = PixelDistance()
+    runs = [explore(G, A, y, z0, H_Y, H_X, Ks=[2, 3], etas=etas, top=4, threshold=0.1,
+                    distance=dist, tau=1e-4) for etas in ([-0.2, 0.2], [-3.0, 3.0])]
+    pooled = concat(runs)
+    assert len(pooled) == 8 and torch.equal(pooled.errors, torch.cat([r.errors for r in runs]))
+    row = summarize(runs, dist)
+    assert row["n"] == 8 and row["feasible"] == pytest.approx(pooled.feasible.float().mean())
+    assert row["error_min"] == pooled.errors.min().item()
+    assert row["perceptual"] == pytest.approx(pooled.perceptual.median().item())
+    # small steps stay feasible, large ones do not: the fraction is strictly between 0 and 1
+    assert runs[0].feasible.all() and not runs[1].feasible.all() and 0 < row["feasible"] < 1
+    table = summary_table([row])
+    assert "eglass" in table and f"{row['feasible']:.0%}" in table
+    with pytest.raises(ValueError, match="different tau"):
+        concat([runs[0], explore(G, A, y, z0, H_Y, H_X, Ks=[2], top=4, tau=0.5)])
+
+
 # ----------------------------------------------------------------------------- widgets
 
 
@@ -353,6 +375,18 @@ def test_explorer_figure_and_widget(tiny_generator):
     plt.close(fig)
     with pytest.raises(ValueError, match=r"\|eta\| must be <= eta_max=2.0"):
         ex.latent("eglass", 2, 3.0)
+    from eglass.widgets import correlation_figure, solutions_figure
+
+    dirs = [ex.direction("eglass", K) for K in (2, 3)]
+    fig = correlation_figure(dirs, n=8)
+    assert len(fig.axes) == 4
+    plt.close(fig)
+    runs = [explore(G, A, y, z0, H_Y, H_X, method=m, Ks=[2], etas=[-1.0, 1.0], top=4,
+                    threshold=0.1) for m in ("eigenvector", "eglass")]
+    fig = solutions_figure(runs, ["v^K", "d"], reference=ex.x0)
+    lo, hi = runs[1].error_range()
+    assert any(f"[{lo:.1e}, {hi:.1e}]" in a.get_ylabel() for a in fig.axes)
+    plt.close(fig)
     box = explorer(G, A, y, z0, H_Y, H_X, Ks=[1, 2, 3], top=4, threshold=0.1, eta_max=2.0)
     method, K, eta = box.children[0].children
     assert K.options == (1, 2, 3) and eta.max == 2.0 and box.explorer.dim == 8
