@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from eglass.baselines import run_eglass, run_langevin, run_pulse
+from eglass.baselines import benchmark_table, run_eglass, run_langevin, run_pulse
 from eglass.data import mnist
 from eglass.distances import default_distance
 from eglass.evaluate import TAU, TAU_STRICT, diversity
@@ -46,9 +46,6 @@ PROBLEMS = ("SR x8", "inpainting (box)")
 TAUS = (TAU, TAU_STRICT)
 TARGETS = (10, 100)
 METHODS = ("e-GLASS", "PULSE", "Langevin")
-# Langevin settings: noise level sigma on the [-1,1] scale (expected error sigma^2/4 = 2.5e-4,
-# below both taus), step size below the stability limit measured on these problems.
-LANGEVIN = dict(sigma=0.03, step_size=2e-5, chains=10, burn_in=300, thin=10, per_round=20)
 
 
 def heldout_digits(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +78,7 @@ def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
         "PULSE": {tau: run_pulse(G, A, y, target=target, tau=tau, max_candidates=cap,
                                  seed=seed) for tau in TAUS},
         "Langevin": {tau: run_langevin(G, A, y, target=target, tau=strict, max_candidates=cap,
-                                       seed=seed, **LANGEVIN) for tau in [strict]},
+                                       seed=seed) for tau in [strict]},
     }
     out = {}
     for method, by_tau in runs.items():
@@ -132,35 +129,6 @@ def summarize(records: list[dict]) -> dict:
     return summary
 
 
-def _fmt(t, reached, n):
-    if t is None:
-        return "not reached"
-    mark = "" if reached == n else f" ({reached}/{n})"
-    return f"{t:8.2f}{mark}"
-
-
-def table(summary: dict, n_digits: int) -> str:
-    keys = [f"{k}@{t:g}" for t in TAUS for k in TARGETS]
-    lines = []
-    head = f"{'method':9s} " + " ".join(f"{'t' + k + ' [s]':>20s}" for k in keys)
-    head += f" {'feas@1e-2':>9s} {'div@10':>7s} {'cls@10':>6s} {'conf@10':>7s}"
-    lines.append(head)
-    for method, s in summary.items():
-        row = f"{method:9s} " + " ".join(
-            f"{_fmt(s['time_to'][k], s['reached'][k], n_digits):>20s}" for k in keys)
-        div = s["mean_distance@10"]
-        row += (f" {s['feasible_fraction']['0.01']:9.2f} "
-                f"{'-' if div is None else format(div, '7.3f'):>7s} "
-                f"{s['classes@10'] or 0:6.1f} {s['confidence@10'] or 0:7.2f}")
-        lines.append(row)
-    for method in ("PULSE", "Langevin"):
-        ratios = summary[method]["ratio_vs_eglass"]
-        lines.append(f"{method + ' / e-GLASS':20s}" + " ".join(
-            f"{k}: {'-' if ratios[k] is None else format(ratios[k], '.1f') + 'x'}"
-            for k in keys))
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 digits, small caps")
@@ -181,7 +149,7 @@ def main() -> None:
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "digits": n_digits, "labels": labels.tolist(), "cap": cap,
-        "taus": list(TAUS), "targets": list(TARGETS), "langevin": LANGEVIN,
+        "taus": list(TAUS), "targets": list(TARGETS),
         "problems": {},
     }
     with stopwatch() as total:
@@ -199,7 +167,7 @@ def main() -> None:
             summary = summarize(records)
             results["problems"][name] = {"summary": summary, "digits": records}
             print(f"\n== {name}: medians over {n_digits} held-out digits ==")
-            print(table(summary, n_digits), "\n", flush=True)
+            print(benchmark_table(summary, n_digits), "\n", flush=True)
     results["total_seconds"] = total()
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("solutions_quick.json" if args.quick else "solutions.json")

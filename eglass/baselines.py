@@ -41,6 +41,8 @@ __all__ = [
     "run_langevin",
     "run_eglass",
     "solutions_table",
+    "compare",
+    "benchmark_table",
     "show_solutions",
 ]
 
@@ -430,6 +432,11 @@ class SolutionRun:
         """Indices of the first ``k`` feasible candidates (fewer if fewer exist)."""
         return self.feasible(tau).nonzero().flatten()[:k]
 
+    def solutions(self, k: int, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``k`` feasible candidates: images ``(k', C, H, W)`` and errors ``(k',)``."""
+        index = self.first_feasible(k, tau)
+        return self.x[index], self.errors[index]
+
     def time_to(self, k: int, tau: float) -> float | None:
         """Seconds until ``k`` feasible candidates existed, ``None`` if the run never got there."""
         index = self.first_feasible(k, tau)
@@ -504,18 +511,21 @@ def run_langevin(
     *,
     target: int,
     tau: float,
-    sigma: float,
-    step_size: float,
+    sigma: float = 0.03,
+    step_size: float = 2e-5,
     chains: int = 10,
-    burn_in: int = 500,
-    thin: int = 20,
+    burn_in: int = 300,
+    thin: int = 10,
     per_round: int = 20,
     max_candidates: int = 200,
     seed: int | torch.Generator = 0,
 ) -> SolutionRun:
-    """Latent Langevin chains (:func:`langevin`) continued round after round, ``per_round``
+    r"""Latent Langevin chains (:func:`langevin`) continued round after round, ``per_round``
     samples a round (``burn_in`` only before the first), until ``target`` samples have error
-    <= ``tau`` or ``max_candidates`` were drawn."""
+    :math:`\le \tau` or ``max_candidates`` were drawn. The defaults were chosen on the embedded
+    MNIST prior: :math:`\sigma = 0.03` (expected error :math:`\sigma^2/4 \approx 2\cdot10^{-4}`,
+    below both thresholds) and the largest step size that stayed stable on SR x8 and
+    inpainting (``benchmarks/solutions.py``)."""
     if per_round % chains:
         raise ValueError(f"per_round ({per_round}) must be a multiple of chains ({chains})")
     gen = make_generator(seed, y.device)
@@ -639,3 +649,55 @@ def show_solutions(
         titles.append(row_titles)
         labels.append(f"{label}\n[{err.min():.1e}, {err.max():.1e}]")
     return show_images(images, titles=titles, row_labels=labels, suptitle=suptitle, size=1.2)
+
+
+def compare(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    distance,
+    *,
+    target: int = 10,
+    tau: float = 1e-2,
+    max_candidates: int = 100,
+    seed: int = 0,
+) -> dict[str, SolutionRun]:
+    """e-GLASS, PULSE and Langevin on the same measurements, each until ``target`` feasible
+    solutions (or ``max_candidates`` for the two baselines), in that order, same process."""
+    return {
+        "e-GLASS": run_eglass(G, A, y, distance, target=target, tau=tau, seed=seed),
+        "PULSE": run_pulse(G, A, y, target=target, tau=tau, max_candidates=max_candidates,
+                           seed=seed),
+        "Langevin": run_langevin(G, A, y, target=target, tau=tau,
+                                 max_candidates=max_candidates, seed=seed),
+    }
+
+
+def _cell(t, reached, n):
+    if t is None:
+        return "not reached"
+    return f"{t:.2f}" + ("" if reached == n else f" ({reached}/{n})")
+
+
+def benchmark_table(summary: dict, n_digits: int) -> str:
+    """Text table of a ``benchmarks/solutions.py`` summary (one problem): median seconds to
+    k feasible solutions per method (``(r/n)``: reached on only r of n digits), feasible
+    fraction, diversity and confidence of the first 10, and the median per-digit time ratios
+    to e-GLASS."""
+    keys = list(next(iter(summary.values()))["time_to"])
+    lines = [f"{'method':9s}" + "".join(f"{'t' + k + ' [s]':>17s}" for k in keys)
+             + f"{'feas@0.01':>10s}{'div@10':>8s}{'cls@10':>7s}{'conf@10':>8s}"]
+    for method, s in summary.items():
+        div = s["mean_distance@10"]
+        lines.append(
+            f"{method:9s}" + "".join(
+                f"{_cell(s['time_to'][k], s['reached'][k], n_digits):>17s}" for k in keys)
+            + f"{s['feasible_fraction']['0.01']:10.2f}"
+            + f"{'-' if div is None else format(div, '.3f'):>8s}"
+            + f"{s['classes@10'] or 0:7.1f}{s['confidence@10'] or 0:8.2f}")
+    for method in list(summary)[1:]:
+        ratios = summary[method]["ratio_vs_eglass"]
+        lines.append(f"{method + ' / e-GLASS':18s}" + "  ".join(
+            f"{k}: {'-' if ratios[k] is None else format(ratios[k], '.1f') + 'x'}"
+            for k in keys))
+    return "\n".join(lines)
