@@ -257,3 +257,18 @@ def test_run_eglass_setup_counts_in_every_time(tiny_generator):
     assert run.x.shape[0] in (2, 4, 6)
     torch.testing.assert_close(run.errors, measurement_error(pool, run.x, y))
     assert run.settings["inversion_error"] < 1e-2
+
+
+def test_benchmark_table_marks_partial_and_missing_times():
+    from eglass.baselines import benchmark_table
+
+    def method(t10, reached, ratio):
+        return {"time_to": {"10@0.01": t10}, "reached": {"10@0.01": reached},
+                "ratio_vs_eglass": {"10@0.01": ratio}, "feasible_fraction": {"0.01": 0.5},
+                "mean_distance@10": 0.25, "classes@10": 3, "confidence@10": 0.9}
+
+    summary = {"e-GLASS": method(2.0, 10, 1.0), "PULSE": method(50.0, 7, 25.0),
+               "Langevin": method(None, 0, None)}
+    lines = benchmark_table(summary, 10).splitlines()
+    assert "2.00" in lines[1] and "50.00 (7/10)" in lines[2] and "not reached" in lines[3]
+    assert "10@0.01: 25.0x" in lines[4] and "10@0.01: -" in lines[5]
