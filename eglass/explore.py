@@ -653,19 +653,25 @@ def summarize(
     return row
 
 
-def summary_table(rows: Sequence[dict]) -> str:
-    """A plain-text table of :meth:`Exploration.summary` rows (one line per row)."""
-    head = (f"{'method':<12} {'n':>4} {'feasible':>8} {'error range':>21} "
-            f"{'perceptual':>10} {'pairwise':>9} {'digits':>6}")
-    lines = [head, "-" * len(head)]
+def summary_table(rows: Sequence[dict], markdown: bool = False) -> str:
+    """A table of :func:`summarize` rows: plain text, or a Markdown table if ``markdown``."""
+    cols = ["method", "solutions", "feasible", "error range", "median perceptual",
+            "mean pairwise", "digits"]
+    cells = []
     for r in rows:
         classes = r.get("classes")
-        lines.append(
-            f"{r['method']:<12} {r['n']:>4} {r['feasible']:>8.0%} "
-            f"[{r['error_min']:.1e}, {r['error_max']:.1e}] {r['perceptual']:>10.3g} "
-            f"{r.get('pairwise', float('nan')):>9.3g} "
-            f"{'-' if classes is None else format(classes, '.3g'):>6}"
-        )
+        cells.append([
+            r["method"], str(r["n"]), f"{r['feasible']:.0%}",
+            f"[{r['error_min']:.1e}, {r['error_max']:.1e}]", f"{r['perceptual']:.3g}",
+            f"{r.get('pairwise', float('nan')):.3g}",
+            "-" if classes is None else f"{classes:.3g}",
+        ])
+    if markdown:
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(cols)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(c, widths, strict=True)) for c in cells]
     return "\n".join(lines)
 
 

@@ -238,12 +238,17 @@ def correlation_figure(
     return fig
 
 
-def tradeoff_figure(explorations: Sequence[Exploration], title: str = "", size: float = 3.2):
+def tradeoff_figure(
+    explorations: Sequence[Exploration], title: str = "", size: float = 3.2, ax=None
+):
     r"""Measurement error against perceptual change to :math:`G(z_0)` for every solution of
-    each exploration (one colour per method), with the feasibility threshold :math:`\tau`."""
+    each exploration (one colour per method), with the feasibility threshold :math:`\tau`.
+    Draws into ``ax`` if given; returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(1.6 * size, size))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * size, size))
+    fig = ax.figure
     markers = dict(eigenvector="x", eglass="o", generalized="s", walk="^")
     for ex in explorations:
         if ex.perceptual is None:
