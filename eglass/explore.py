@@ -629,18 +629,20 @@ def summarize(
 ) -> dict:
     """One summary row over explorations from several starting points.
 
-    Pooled over all solutions: ``feasible`` fraction, ``error_min``/``error_max`` and the
+    Pooled over all solutions: ``feasible`` fraction (at the explorations' ``tau``) and
+    ``feasible_strict`` (at :data:`eglass.evaluate.TAU_STRICT`), ``error_min``/``error_max``, the
     median ``perceptual`` change to each point's ``G(z0)``. Averaged over the points (solutions
     of different points are different problems): ``pairwise``, the mean pairwise perceptual
     distance among each point's feasible solutions, and ``classes``, the number of distinct
     digits the classifier sees among them (:func:`eglass.evaluate.diversity`; needs
     ``distance``; points with fewer than two feasible solutions count 0 pairwise).
     """
-    from .evaluate import diversity
+    from .evaluate import TAU_STRICT, diversity
 
     pooled = concat(explorations)
     lo, hi = pooled.error_range()
     row = dict(method=pooled.method, n=len(pooled), feasible=pooled.feasible_fraction,
+               feasible_strict=(pooled.errors <= TAU_STRICT).float().mean().item(),
                error_min=lo, error_max=hi,
                perceptual=(float("nan") if pooled.perceptual is None
                            else pooled.perceptual.median().item()))
@@ -655,13 +657,14 @@ def summarize(
 
 def summary_table(rows: Sequence[dict], markdown: bool = False) -> str:
     """A table of :func:`summarize` rows: plain text, or a Markdown table if ``markdown``."""
-    cols = ["method", "solutions", "feasible", "error range", "median perceptual",
+    cols = ["method", "solutions", "feasible", "feasible 1e-3", "error range",
+            "median perceptual",
             "mean pairwise", "digits"]
     cells = []
     for r in rows:
         classes = r.get("classes")
         cells.append([
-            r["method"], str(r["n"]), f"{r['feasible']:.0%}",
+            r["method"], str(r["n"]), f"{r['feasible']:.0%}", f"{r['feasible_strict']:.0%}",
             f"[{r['error_min']:.1e}, {r['error_max']:.1e}]", f"{r['perceptual']:.3g}",
             f"{r.get('pairwise', float('nan')):.3g}",
             "-" if classes is None else f"{classes:.3g}",
