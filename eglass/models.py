@@ -1,0 +1,293 @@
+r"""The embedded prior: a DCGAN-family digit generator and a digit classifier, with weights.
+
+Both networks were trained by this project on the ``train`` split of
+:func:`eglass.data.mnist` (``scripts/train_prior.py`` retrains them from a fixed seed) and
+ship inside the package under ``eglass/weights/``. :func:`load_generator` and
+:func:`load_classifier` read them with ``torch.load(weights_only=True)`` after checking the
+SHA-256 recorded in ``eglass/weights/registry.json``.
+
+**The generator protocol.** Every function of eglass that takes a generator ``G`` accepts
+*any* ``nn.Module`` that maps latents ``(N, d)`` to images ``(N, C, H, W)`` in [-1, 1] and
+has an integer attribute ``latent_dim == d``. Put it in ``eval()`` mode so that it is a
+deterministic function of ``z``; it must be differentiable in ``z`` and run under
+``torch.func.jvp`` / ``torch.func.vmap`` (plain ``nn`` layers, BatchNorm in eval mode and
+no in-place ops on the output all do). :class:`Generator` below is the embedded one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "Generator",
+    "Discriminator",
+    "DigitClassifier",
+    "WEIGHTS_DIR",
+    "registry",
+    "available",
+    "sha256_of",
+    "load_checkpoint",
+    "save_checkpoint",
+    "load_generator",
+    "load_classifier",
+]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+REGISTRY_FILE = "registry.json"
+
+
+class Generator(nn.Module):
+    r"""DCGAN generator :math:`G: \mathbb{R}^d \to [-1, 1]^{C \times 32 \times 32}`.
+
+    ``z (N, d)`` -> linear -> ``(4w, 4, 4)`` -> three stride-2 transposed convolutions
+    (4x4 -> 8 -> 16 -> 32; BatchNorm + ReLU after each) -> 3x3 convolution -> tanh.
+
+    Args:
+        latent_dim: ``d`` (the embedded ``mnist-dcgan`` uses 64).
+        width: channel width ``w`` (channels ``4w, 2w, w, w/2`` from 4x4 up to 32x32).
+        channels: image channels ``C``.
+    """
+
+    def __init__(self, latent_dim: int = 64, width: int = 64, channels: int = 1):
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.width = int(width)
+        self.channels = int(channels)
+        w = self.width
+        self.fc = nn.Linear(latent_dim, 4 * w * 16, bias=False)
+        self.bn0 = nn.BatchNorm2d(4 * w)
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.ConvTranspose2d(w, w // 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(w // 2),
+            nn.ReLU(),
+        )
+        self.out = nn.Conv2d(w // 2, channels, 3, 1, 1)
+
+    def config(self) -> dict:
+        return {"latent_dim": self.latent_dim, "width": self.width, "channels": self.channels}
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z (N, d)`` -> images ``(N, C, 32, 32)`` in [-1, 1]."""
+        h = self.fc(z).view(z.shape[0], 4 * self.width, 4, 4)
+        h = self.up(F.relu(self.bn0(h)))
+        return torch.tanh(self.out(h))
+
+
+class Discriminator(nn.Module):
+    """Spectrally normalized DCGAN discriminator ``(N, C, 32, 32) -> (N,)`` scores.
+
+    Three stride-2 4x4 convolutions (32 -> 16 -> 8 -> 4; widths ``w, 2w, 4w``), each followed
+    by a 3x3 convolution, LeakyReLU(0.2), and a linear read-out. Used only for training.
+    """
+
+    def __init__(self, width: int = 64, channels: int = 1):
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        w = int(width)
+        layers: list[nn.Module] = []
+        c_in = channels
+        for c_out in (w, 2 * w, 4 * w):
+            layers += [
+                sn(nn.Conv2d(c_in, c_out, 4, 2, 1)),
+                nn.LeakyReLU(0.2),
+                sn(nn.Conv2d(c_out, c_out, 3, 1, 1)),
+                nn.LeakyReLU(0.2),
+            ]
+            c_in = c_out
+        self.body = nn.Sequential(*layers)
+        self.head = sn(nn.Linear(4 * w * 16, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x).flatten(1)).squeeze(1)
+
+
+class DigitClassifier(nn.Module):
+    r"""Small digit CNN; also the perceptual feature network of the embedded default.
+
+    Three conv blocks, each a 3x3 convolution + SiLU whose output is a *feature* (smooth, so
+    forward-mode autodiff through it is well defined; no BatchNorm, no in-place ops), then a
+    2x2 average pool:
+
+    ============  ==========================  =================
+    layer name    feature shape               after pooling
+    ============  ==========================  =================
+    ``block1``    ``(N, 32, 32, 32)``         ``(N, 32, 16, 16)``
+    ``block2``    ``(N, 64, 16, 16)``         ``(N, 64, 8, 8)``
+    ``block3``    ``(N, 128, 8, 8)``          ``(N, 128, 4, 4)``
+    ``embed``     ``(N, 128)`` (linear + SiLU on the flattened ``block3`` pool)
+    ============  ==========================  =================
+
+    ``forward`` returns logits ``(N, 10)``. Input images ``(N, 1, 32, 32)`` in [-1, 1].
+    """
+
+    layer_names = ("block1", "block2", "block3")
+
+    def __init__(self, channels: int = 1, num_classes: int = 10, dropout: float = 0.3):
+        super().__init__()
+        self.block1 = nn.Conv2d(channels, 32, 3, 1, 1)
+        self.block2 = nn.Conv2d(32, 64, 3, 1, 1)
+        self.block3 = nn.Conv2d(64, 128, 3, 1, 1)
+        self.embed_fc = nn.Linear(128 * 16, 128)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(128, num_classes)
+
+    def _blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        h = x
+        for conv in (self.block1, self.block2, self.block3):
+            h = F.silu(conv(h))
+            feats.append(h)
+            h = F.avg_pool2d(h, 2)
+        return feats
+
+    def features(
+        self, x: torch.Tensor, layers: Sequence[str] | None = None
+    ) -> list[torch.Tensor]:
+        """Block activations (after SiLU, before pooling) for ``layers`` (default all three).
+
+        Args:
+            x: images ``(N, 1, 32, 32)`` in [-1, 1].
+            layers: names among ``layer_names`` (``"block1"``, ``"block2"``, ``"block3"``).
+
+        Returns:
+            one tensor per requested layer, in the order requested.
+        """
+        layers = tuple(self.layer_names if layers is None else layers)
+        unknown = [name for name in layers if name not in self.layer_names]
+        if unknown:
+            raise ValueError(f"unknown layer(s) {unknown}; expected names among {self.layer_names}")
+        feats = dict(zip(self.layer_names, self._blocks(x), strict=True))
+        return [feats[name] for name in layers]
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features ``(N, 128)`` (used for the Fréchet distance)."""
+        h = F.avg_pool2d(self._blocks(x)[-1], 2)
+        return F.silu(self.embed_fc(h.flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.embed(x)))
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(N, 10)`` (softmax of the logits)."""
+        return self(x).softmax(dim=1)
+
+
+_ARCHITECTURES = {"Generator": Generator, "DigitClassifier": DigitClassifier}
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def registry(root: str | Path | None = None) -> dict:
+    """The weights registry: ``{name: {"file", "sha256", "kind", ...}}`` from ``registry.json``."""
+    root = WEIGHTS_DIR if root is None else Path(root)
+    path = root / REGISTRY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"weights registry {path} not found")
+    return json.loads(path.read_text())
+
+
+def available(root: str | Path | None = None) -> list[str]:
+    """Names that :func:`load_generator` / :func:`load_classifier` accept."""
+    return sorted(registry(root))
+
+
+def save_checkpoint(module: nn.Module, path: str | Path) -> str:
+    """Save ``module`` (its architecture name, config and state dict); return the SHA-256."""
+    arch = type(module).__name__
+    if arch not in _ARCHITECTURES:
+        raise TypeError(f"cannot save {arch}; expected one of {sorted(_ARCHITECTURES)}")
+    config = module.config() if hasattr(module, "config") else {}
+    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    torch.save({"arch": arch, "config": config, "state_dict": state}, path)
+    return sha256_of(path)
+
+
+def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:
+    """Rebuild a module saved by :func:`save_checkpoint`, checking the file's SHA-256 first.
+
+    Returns the module in eval mode with ``requires_grad=False`` on every parameter.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a hash mismatch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} not found")
+    if sha256 is not None:
+        actual = sha256_of(path)
+        if actual != sha256:
+            raise ValueError(
+                f"SHA-256 mismatch for {path}: expected {sha256}, got {actual}; the file is "
+                "corrupted or was replaced (retrain with scripts/train_prior.py or reinstall)"
+            )
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    arch = ckpt.get("arch")
+    if arch not in _ARCHITECTURES:
+        raise ValueError(f"{path} holds unknown architecture {arch!r}")
+    module = _ARCHITECTURES[arch](**ckpt["config"])
+    module.load_state_dict(ckpt["state_dict"])
+    module.eval()
+    module.requires_grad_(False)
+    return module
+
+
+def _load(name: str, kind: str, root, device) -> nn.Module:
+    entries = registry(root)
+    names = sorted(n for n, e in entries.items() if e["kind"] == kind)
+    if name not in names:
+        raise KeyError(f"unknown {kind} {name!r}; available: {names}")
+    entry = entries[name]
+    root = WEIGHTS_DIR if root is None else Path(root)
+    module = load_checkpoint(root / entry["file"], entry["sha256"])
+    return module.to(device) if device is not None else module
+
+
+def load_generator(
+    name: str = "mnist-dcgan",
+    *,
+    device: torch.device | str | None = None,
+    root: str | Path | None = None,
+) -> Generator:
+    """Load a shipped generator (eval mode, gradients off, SHA-256 verified).
+
+    Args:
+        name: registry name; ``"mnist-dcgan"``: :class:`Generator`, ``latent_dim`` 64,
+            images ``(N, 1, 32, 32)`` in [-1, 1].
+        device: where to put it (default CPU).
+        root: directory holding ``registry.json`` and the weights (default the package's).
+    """
+    return _load(name, "generator", root, device)
+
+
+def load_classifier(
+    name: str = "mnist-cnn",
+    *,
+    device: torch.device | str | None = None,
+    root: str | Path | None = None,
+) -> DigitClassifier:
+    """Load a shipped digit classifier (eval mode, gradients off, SHA-256 verified).
+
+    Args:
+        name: registry name; ``"mnist-cnn"``: :class:`DigitClassifier`.
+        device: where to put it (default CPU).
+        root: directory holding ``registry.json`` and the weights (default the package's).
+    """
+    return _load(name, "classifier", root, device)

@@ -1,0 +1,150 @@
+"""Retrain the embedded prior (digit classifier + generator) from a fixed seed.
+
+    OMP_NUM_THREADS=2 .venv/bin/python scripts/train_prior.py
+
+writes ``mnist-cnn.pt`` and ``mnist-dcgan.pt`` into ``eglass/weights/`` (or ``--out``),
+records their SHA-256 in ``registry.json`` and the quality figures in ``quality.json``.
+About 40 minutes on a 2-core CPU with the defaults. ``--only classifier|generator`` retrains
+one network (the generator's quality figures need the classifier already in ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from eglass import models, training
+from eglass.data import mnist
+
+DEFAULTS = {
+    "classifier": {"epochs": 30, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4,
+                   "max_shift": 2},
+    "generator": {"steps": 8000, "latent_dim": 64, "width": 64, "batch_size": 64,
+                  "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.0, 0.99], "loss": "hinge",
+                  "augment": ["translation", "cutout"], "ema_decay": 0.999, "r1": 0.0},
+    "quality": {"n": 10_000, "inversion_images": 100, "inversion_steps": 300,
+                "inversion_restarts": 4},
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def update_registry(out: Path, name: str, kind: str, file: str, sha: str, **extra) -> None:
+    path = out / models.REGISTRY_FILE
+    entries = json.loads(path.read_text()) if path.is_file() else {}
+    entries[name] = {"file": file, "sha256": sha, "kind": kind, **extra}
+    path.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
+
+
+def update_quality(out: Path, section: str, figures: dict) -> None:
+    path = out / "quality.json"
+    quality = json.loads(path.read_text()) if path.is_file() else {}
+    quality[section] = figures
+    path.write_text(json.dumps(quality, indent=2) + "\n")
+
+
+def train_classifier(out: Path, seed: int, x_train, y_train, x_test, y_test) -> None:
+    cfg = DEFAULTS["classifier"]
+    start = time.perf_counter()
+    clf = training.train_classifier(x_train, y_train, seed=seed, log=log, **cfg)
+    seconds = time.perf_counter() - start
+    sha = models.save_checkpoint(clf, out / "mnist-cnn.pt")
+    update_registry(out, "mnist-cnn", "classifier", "mnist-cnn.pt", sha,
+                    description="DigitClassifier trained on eglass.data.mnist('train')")
+    _, prob = training.embeddings(clf, x_test)
+    figures = {
+        "test_accuracy": training.accuracy(clf, x_test, y_test),
+        "train_accuracy": training.accuracy(clf, x_train, y_train),
+        "test_confidence": (prob.max(1).values >= 0.9).double().mean().item(),
+        "train_seconds": round(seconds, 1),
+        "seed": seed,
+        "config": cfg,
+    }
+    update_quality(out, "classifier", figures)
+    log(f"classifier: {figures}")
+
+
+def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) -> None:
+    cfg = dict(DEFAULTS["generator"])
+    if steps is not None:
+        cfg["steps"] = steps
+    qcfg = DEFAULTS["quality"]
+    clf = models.load_classifier("mnist-cnn", root=out)
+
+    def progress(step: int, G) -> None:
+        q = training.sample_quality(G, clf, x_test, n=2000, seed=seed + 7)
+        log(f"step {step}: confidence {q['confidence']:.3f} classes "
+            f"[{q['min_class_fraction']:.3f}, {q['max_class_fraction']:.3f}] "
+            f"frechet {q['frechet']:.2f}")
+        models.save_checkpoint(G, out / "mnist-dcgan.partial.pt")
+
+    kwargs = {k: v for k, v in cfg.items() if k != "betas"}
+    start = time.perf_counter()
+    G, _ = training.train_generator(
+        x_train, betas=tuple(cfg["betas"]), seed=seed, log=log, log_every=200,
+        callback=progress, callback_every=1000, **kwargs,
+    )
+    seconds = time.perf_counter() - start
+    sha = models.save_checkpoint(G, out / "mnist-dcgan.pt")
+    (out / "mnist-dcgan.partial.pt").unlink(missing_ok=True)
+    update_registry(out, "mnist-dcgan", "generator", "mnist-dcgan.pt", sha,
+                    latent_dim=G.latent_dim,
+                    description="DCGAN Generator trained on eglass.data.mnist('train')")
+    log(f"generator trained in {seconds:.0f} s; measuring quality")
+
+    q = training.sample_quality(G, clf, x_test, n=qcfg["n"], seed=seed + 1)
+    train_emb, train_prob = training.embeddings(clf, x_train)
+    test_emb, test_prob = training.embeddings(clf, x_test)
+    q["frechet_train_vs_test"] = training.frechet_distance(train_emb, test_emb)
+    q["confidence_real_test"] = (test_prob.max(1).values >= 0.9).double().mean().item()
+    # Held-out digits to invert: the first `inversion_images / 10` test digits of each class.
+    per_class = qcfg["inversion_images"] // 10
+    idx = torch.cat([torch.arange(c * 50, c * 50 + per_class) for c in range(10)])
+    inv_start = time.perf_counter()
+    _, p = training.invert_latent(
+        G, x_test[idx], steps=qcfg["inversion_steps"], restarts=qcfg["inversion_restarts"],
+        seed=seed + 2,
+    )
+    q["inversion_psnr_median"] = p.median().item()
+    q["inversion_psnr_quartiles"] = [p.quantile(0.25).item(), p.quantile(0.75).item()]
+    q["inversion_seconds"] = round(time.perf_counter() - inv_start, 1)
+    q["train_seconds"] = round(seconds, 1)
+    q["seed"] = seed
+    q["config"] = cfg
+    q["quality_config"] = qcfg
+    update_quality(out, "generator", q)
+    log(f"generator: {json.dumps(q)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["classifier", "generator"], default=None)
+    parser.add_argument("--steps", type=int, default=None, help="generator steps override")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log(f"torch {torch.__version__}, python {platform.python_version()}, "
+        f"{args.threads} threads, seed {args.seed}, out {args.out}")
+    x_train, y_train = mnist("train")
+    x_test, y_test = mnist("test")
+    total = time.perf_counter()
+    if args.only in (None, "classifier"):
+        train_classifier(args.out, args.seed, x_train, y_train, x_test, y_test)
+    if args.only in (None, "generator"):
+        train_generator(args.out, args.seed, args.steps, x_train, x_test)
+    log(f"done in {time.perf_counter() - total:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
