@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
@@ -39,6 +40,7 @@ __all__ = [
     "translate",
     "cutout",
     "diff_augment",
+    "random_affine",
     "train_classifier",
     "accuracy",
     "train_generator",
@@ -101,6 +103,30 @@ def diff_augment(
 
 
 # ----------------------------------------------------------------------------- classifier
+def random_affine(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    degrees: float = 10.0,
+    scale: tuple[float, float] = (0.9, 1.1),
+    max_shift: float = 2.0,
+    fill: float = -1.0,
+) -> torch.Tensor:
+    """Random rotation (``±degrees``), isotropic scaling and shift (``±max_shift`` pixels)
+    of each image of ``x (N, C, H, W)``, bilinear, uncovered pixels set to ``fill``."""
+    n, _, h, w = x.shape
+    u = torch.rand(n, 4, generator=generator, dtype=x.dtype).to(x.device)
+    angle = torch.deg2rad((2 * u[:, 0] - 1) * degrees)
+    s = scale[0] + (scale[1] - scale[0]) * u[:, 1]
+    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
+    tx = (2 * u[:, 2] - 1) * max_shift * 2 / w
+    ty = (2 * u[:, 3] - 1) * max_shift * 2 / h
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out + fill
+
+
 def train_classifier(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -109,14 +135,17 @@ def train_classifier(
     batch_size: int = 128,
     lr: float = 2e-3,
     weight_decay: float = 1e-4,
-    max_shift: int = 2,
+    degrees: float = 10.0,
+    scale: tuple[float, float] = (0.9, 1.1),
+    max_shift: float = 2.0,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> DigitClassifier:
     """Train a :class:`~eglass.models.DigitClassifier` with cross-entropy.
 
-    Adam with a cosine learning-rate schedule; each batch is randomly shifted by up to
-    ``max_shift`` pixels. Deterministic for a given ``seed`` (weights are initialized under
+    Adam with a one-cycle learning-rate schedule; each training image is randomly rotated
+    (``±degrees``), scaled (``scale``) and shifted (``±max_shift`` pixels), see
+    :func:`random_affine`. Deterministic for a given ``seed`` (weights are initialized under
     a forked, seeded RNG; the global RNG state is left untouched).
 
     Args:
@@ -144,7 +173,9 @@ def train_classifier(
             total = 0.0
             for i in range(steps_per_epoch):
                 idx = order[i * batch_size : (i + 1) * batch_size]
-                x = translate(images[idx], max_shift, g)
+                x = random_affine(
+                    images[idx], g, degrees=degrees, scale=scale, max_shift=max_shift
+                )
                 loss = F.cross_entropy(model(x), labels[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -222,8 +253,10 @@ def train_generator(
     seed: int = 0,
     log_every: int = 0,
     log: Callable[[str], None] | None = None,
-    callback: Callable[[int, Generator], None] | None = None,
+    callback: Callable[[int, Generator, Generator], None] | None = None,
     callback_every: int = 0,
+    state_path: str | Path | None = None,
+    state_every: int = 500,
 ) -> tuple[Generator, dict]:
     r"""Train a GAN on ``images`` and return the EMA generator (eval mode) and a history.
 
@@ -236,8 +269,14 @@ def train_generator(
         ema_decay: decay of the generator weight average (0 disables the EMA).
         r1: weight :math:`\gamma` of the R1 penalty :math:`\frac{\gamma}{2}\|\nabla_x D(x)\|^2`
             on reals {cite}`mescheder2018r1` (0 disables it).
-        callback: called as ``callback(step, G_ema)`` every ``callback_every`` steps with an
-            eval-mode copy of the averaged generator (BatchNorm statistics re-estimated).
+        callback: called as ``callback(step, G_ema, G_raw)`` every ``callback_every`` steps
+            with eval-mode copies of the averaged and of the raw generator (BatchNorm
+            statistics re-estimated for both).
+        state_path: if given, the full training state (networks, optimizers, random
+            generator) is saved there every ``state_every`` steps, and a run started with an
+            existing ``state_path`` resumes from it; a resumed run gives the same weights as
+            an uninterrupted one. The trajectory does not depend on ``steps`` (no schedule),
+            so ``steps=N`` reproduces step ``N`` of a longer run.
 
     Returns:
         ``(G, history)``; ``history`` has the per-step losses ``"d_loss"``, ``"g_loss"``.
@@ -259,11 +298,22 @@ def train_generator(
         opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
 
-        def snapshot() -> Generator:
-            source = G_ema if ema_decay > 0 else G
+        def snapshot(source: Generator) -> Generator:
             return recalibrate_batchnorm(copy.deepcopy(source), seed=seed + 1)
 
-        for step in range(1, steps + 1):
+        modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
+        first = 1
+        if state_path is not None and Path(state_path).is_file():
+            state = torch.load(state_path, map_location=device, weights_only=True)
+            for key, module in modules.items():
+                module.load_state_dict(state[key])
+            g.set_state(state["rng"])
+            history = {k: list(v) for k, v in state["history"].items()}
+            first = int(state["step"]) + 1
+            if log is not None:
+                log(f"resumed from {state_path} at step {first - 1}")
+
+        for step in range(first, steps + 1):
             real = images[torch.randint(0, n, (batch_size,), generator=g).to(device)]
             z = torch.randn(batch_size, latent_dim, generator=g).to(device)
             fake = G(z)
@@ -300,8 +350,13 @@ def train_generator(
                     f" g_loss {np.mean(history['g_loss'][-log_every:]):.3f}"
                 )
             if callback is not None and callback_every and step % callback_every == 0:
-                callback(step, snapshot())
-        result = snapshot()
+                callback(step, snapshot(G_ema if ema_decay > 0 else G), snapshot(G))
+            if state_path is not None and state_every and step % state_every == 0:
+                state = {key: module.state_dict() for key, module in modules.items()}
+                state.update(rng=g.get_state(), step=step, history=history)
+                torch.save(state, Path(state_path).with_suffix(".tmp"))
+                Path(state_path).with_suffix(".tmp").replace(state_path)
+        result = snapshot(G_ema if ema_decay > 0 else G)
     return result.requires_grad_(False), history
 
 

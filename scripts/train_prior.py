@@ -1,6 +1,6 @@
 """Retrain the embedded prior (digit classifier + generator) from a fixed seed.
 
-    OMP_NUM_THREADS=2 .venv/bin/python scripts/train_prior.py
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/train_prior.py
 
 writes ``mnist-cnn.pt`` and ``mnist-dcgan.pt`` into ``eglass/weights/`` (or ``--out``),
 records their SHA-256 in ``registry.json`` and the quality figures in ``quality.json``.
@@ -24,8 +24,8 @@ from eglass.data import mnist
 
 DEFAULTS = {
     "classifier": {"epochs": 30, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4,
-                   "max_shift": 2},
-    "generator": {"steps": 8000, "latent_dim": 64, "width": 64, "batch_size": 64,
+                   "degrees": 10.0, "scale": [0.9, 1.1], "max_shift": 2.0},
+    "generator": {"steps": 5000, "latent_dim": 64, "width": 48, "batch_size": 64,
                   "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.0, 0.99], "loss": "hinge",
                   "augment": ["translation", "cutout"], "ema_decay": 0.999, "r1": 0.0},
     "quality": {"n": 10_000, "inversion_images": 100, "inversion_steps": 300,
@@ -54,7 +54,8 @@ def update_quality(out: Path, section: str, figures: dict) -> None:
 def train_classifier(out: Path, seed: int, x_train, y_train, x_test, y_test) -> None:
     cfg = DEFAULTS["classifier"]
     start = time.perf_counter()
-    clf = training.train_classifier(x_train, y_train, seed=seed, log=log, **cfg)
+    kwargs = {**cfg, "scale": tuple(cfg["scale"])}
+    clf = training.train_classifier(x_train, y_train, seed=seed, log=log, **kwargs)
     seconds = time.perf_counter() - start
     sha = models.save_checkpoint(clf, out / "mnist-cnn.pt")
     update_registry(out, "mnist-cnn", "classifier", "mnist-cnn.pt", sha,
@@ -79,22 +80,29 @@ def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) ->
     qcfg = DEFAULTS["quality"]
     clf = models.load_classifier("mnist-cnn", root=out)
 
-    def progress(step: int, G) -> None:
-        q = training.sample_quality(G, clf, x_test, n=2000, seed=seed + 7)
-        log(f"step {step}: confidence {q['confidence']:.3f} classes "
-            f"[{q['min_class_fraction']:.3f}, {q['max_class_fraction']:.3f}] "
-            f"frechet {q['frechet']:.2f}")
-        models.save_checkpoint(G, out / "mnist-dcgan.partial.pt")
+    progress_figures = []
+
+    def progress(step: int, G, G_raw) -> None:
+        row = {"step": step}
+        for label, module in (("ema", G), ("raw", G_raw)):
+            q = training.sample_quality(module, clf, x_test, n=2000, seed=seed + 7)
+            row[label] = {k: round(q[k], 4) for k in
+                          ("confidence", "min_class_fraction", "max_class_fraction", "frechet")}
+        progress_figures.append(row)
+        log(f"progress (2,000 samples): {json.dumps(row)}")
+        models.save_checkpoint(G, out / f"mnist-dcgan.step{step}.pt")
 
     kwargs = {k: v for k, v in cfg.items() if k != "betas"}
     start = time.perf_counter()
     G, _ = training.train_generator(
         x_train, betas=tuple(cfg["betas"]), seed=seed, log=log, log_every=200,
-        callback=progress, callback_every=1000, **kwargs,
+        callback=progress, callback_every=500, state_path=out / "generator-state.pt",
+        **kwargs,
     )
     seconds = time.perf_counter() - start
     sha = models.save_checkpoint(G, out / "mnist-dcgan.pt")
-    (out / "mnist-dcgan.partial.pt").unlink(missing_ok=True)
+    for partial in [out / "generator-state.pt", *out.glob("mnist-dcgan.step*.pt")]:
+        partial.unlink(missing_ok=True)
     update_registry(out, "mnist-dcgan", "generator", "mnist-dcgan.pt", sha,
                     latent_dim=G.latent_dim,
                     description="DCGAN Generator trained on eglass.data.mnist('train')")
@@ -120,6 +128,7 @@ def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) ->
     q["seed"] = seed
     q["config"] = cfg
     q["quality_config"] = qcfg
+    q["progress"] = progress_figures
     update_quality(out, "generator", q)
     log(f"generator: {json.dumps(q)}")
 
@@ -130,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["classifier", "generator"], default=None)
     parser.add_argument("--steps", type=int, default=None, help="generator steps override")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

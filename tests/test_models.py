@@ -1,0 +1,191 @@
+"""The embedded prior: shipped weights, hash checks, generator protocol, training code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from torch.func import jvp, vmap
+
+from eglass import models, training
+from eglass.data import mnist
+
+
+@pytest.fixture(scope="module")
+def G():
+    return models.load_generator("mnist-dcgan")
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return models.load_classifier("mnist-cnn")
+
+
+# ----------------------------------------------------------------------------- loading
+@pytest.mark.parametrize("name", ["mnist-dcgan", "mnist-cnn"])
+def test_recorded_hash_matches_file(name):
+    entry = models.registry()[name]
+    assert models.sha256_of(models.WEIGHTS_DIR / entry["file"]) == entry["sha256"]
+    assert name in models.available()
+
+
+def test_loaders_return_frozen_eval_modules(G, clf):
+    for module in (G, clf):
+        assert not module.training
+        assert all(not p.requires_grad for p in module.parameters())
+    assert isinstance(G, models.Generator) and G.latent_dim == 64
+    assert isinstance(clf, models.DigitClassifier)
+
+
+def _copy_weights(tmp_path):
+    for name in (models.REGISTRY_FILE, "mnist-dcgan.pt", "mnist-cnn.pt"):
+        shutil.copy(models.WEIGHTS_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def test_corrupted_copy_is_rejected(tmp_path):
+    root = _copy_weights(tmp_path)
+    models.load_generator("mnist-dcgan", root=root)  # the intact copy loads
+    data = bytearray((root / "mnist-dcgan.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (root / "mnist-dcgan.pt").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        models.load_generator("mnist-dcgan", root=root)
+
+
+def test_wrong_recorded_hash_is_rejected(tmp_path):
+    root = _copy_weights(tmp_path)
+    entries = json.loads((root / models.REGISTRY_FILE).read_text())
+    entries["mnist-cnn"]["sha256"] = "0" * 64
+    (root / models.REGISTRY_FILE).write_text(json.dumps(entries))
+    with pytest.raises(ValueError, match="expected 0000"):
+        models.load_classifier("mnist-cnn", root=root)
+
+
+def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
+    root = _copy_weights(tmp_path)
+    (root / "mnist-cnn.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="mnist-cnn.pt"):
+        models.load_classifier("mnist-cnn", root=root)
+    with pytest.raises(KeyError, match="available: \\['mnist-dcgan'\\]"):
+        models.load_generator("biggan-deep", root=root)
+    with pytest.raises(KeyError, match="unknown classifier 'mnist-dcgan'"):
+        models.load_classifier("mnist-dcgan", root=root)
+
+
+# ----------------------------------------------------------------------------- generator
+def test_generator_is_deterministic_in_eval_mode(G):
+    z = torch.randn(6, G.latent_dim, generator=torch.Generator().manual_seed(1))
+    x = G(z)
+    assert x.shape == (6, 1, 32, 32) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    assert torch.equal(x, G(z))
+    # in eval mode each image depends only on its own latent (no batch statistics)
+    torch.testing.assert_close(G(z[2:3]), x[2:3])
+    # the samples are not one constant image
+    assert (x - x.mean(0)).abs().mean() > 0.1
+
+
+def test_generator_under_torch_func_and_float64(G):
+    z = torch.randn(3, G.latent_dim, generator=torch.Generator().manual_seed(2))
+    per_sample = vmap(lambda zi: G(zi[None])[0])(z)
+    torch.testing.assert_close(per_sample, G(z))
+    v = torch.randn(3, G.latent_dim, generator=torch.Generator().manual_seed(3))
+    G64 = models.load_generator("mnist-dcgan").double()
+    z64, v64 = z.double(), v.double()
+    out, tangent = jvp(G64, (z64,), (v64,))
+    eps = 1e-6
+    fd = (G64(z64 + eps * v64) - G64(z64 - eps * v64)) / (2 * eps)
+    torch.testing.assert_close(tangent, fd, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out.float(), G(z), atol=1e-5, rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- classifier
+def test_classifier_accuracy_on_held_out_test(clf):
+    x, y = mnist("test")
+    assert training.accuracy(clf, x, y) >= 0.97
+
+
+def test_classifier_features(clf):
+    x, _ = mnist("test")
+    x = x[:4]
+    f1, f2, f3 = clf.features(x)
+    assert f1.shape == (4, 32, 32, 32) and f2.shape == (4, 64, 16, 16)
+    assert f3.shape == (4, 128, 8, 8)
+    (only,) = clf.features(x, ["block2"])
+    torch.testing.assert_close(only, f2)
+    with pytest.raises(ValueError, match="unknown layer"):
+        clf.features(x, ["conv5"])
+    # smooth enough for forward-mode autodiff
+    clf64 = models.load_classifier("mnist-cnn").double()
+    v = torch.randn(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    _, tangent = jvp(lambda t: clf64.features(t)[2], (x.double(),), (v,))
+    eps = 1e-6
+    fd = (clf64.features(x.double() + eps * v)[2] - clf64.features(x.double() - eps * v)[2])
+    torch.testing.assert_close(tangent, fd / (2 * eps), atol=1e-5, rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- training code
+def test_augmentations():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 1, 32, 32)
+    t = training.translate(x, 3, g)
+    assert t.shape == x.shape
+    # every output row is a shifted copy: its interior matches some roll of the input
+    for i in range(8):
+        found = any(
+            torch.equal(t[i, :, 3:-3, 3:-3], torch.roll(x[i], (dy, dx), (1, 2))[:, 3:-3, 3:-3])
+            for dy in range(-3, 4)
+            for dx in range(-3, 4)
+        )
+        assert found
+    c = training.cutout(torch.ones(64, 1, 32, 32), 16, g)
+    zeros = (c == 0).flatten(1).sum(1)
+    assert (zeros <= 256).all() and (zeros >= 64).all() and (zeros == 256).any()
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        training.diff_augment(x, ["color"], g)
+
+
+def test_frechet_distance_closed_form():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2000, 5, generator=g, dtype=torch.float64)
+    shift = torch.tensor([1.0, -2.0, 0.0, 0.5, 0.0], dtype=torch.float64)
+    # same covariance, shifted mean: the distance is exactly |shift|^2
+    assert training.frechet_distance(a, a + shift) == pytest.approx(5.25, rel=1e-6)
+    # scaled copy: |mu|^2 + tr(S + 4S - 2*2S) = |mu|^2 + tr(S)
+    expected = a.mean(0).pow(2).sum().item() + torch.cov(a.T).trace().item()
+    assert training.frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="same k"):
+        training.frechet_distance(a, a[:, :3])
+
+
+def test_training_smoke_is_reproducible(tmp_path):
+    x, y = mnist("train")
+    x, y = x[::45], y[::45]  # 100 digits
+    G1, hist = training.train_generator(x, steps=3, width=8, batch_size=8, seed=5)
+    G2, _ = training.train_generator(x, steps=3, width=8, batch_size=8, seed=5)
+    G3, _ = training.train_generator(x, steps=3, width=8, batch_size=8, seed=6)
+    z = torch.randn(4, 64, generator=torch.Generator().manual_seed(0))
+    assert len(hist["d_loss"]) == 3 and not G1.training
+    assert torch.equal(G1(z), G2(z)) and not torch.equal(G1(z), G3(z))
+    # an interrupted run resumed from its saved state ends where an uninterrupted one does
+    state = tmp_path / "state.pt"
+    kw = dict(width=8, batch_size=8, seed=5, state_path=state, state_every=2)
+    training.train_generator(x, steps=2, **kw)
+    G4, _ = training.train_generator(x, steps=4, **kw)
+    G4_direct, _ = training.train_generator(x, steps=4, width=8, batch_size=8, seed=5)
+    assert torch.equal(G4(z), G4_direct(z))
+    c1 = training.train_classifier(x, y, epochs=1, batch_size=50, seed=1)
+    c2 = training.train_classifier(x, y, epochs=1, batch_size=50, seed=1)
+    assert torch.equal(c1(x[:5]), c2(x[:5]))
+
+
+def test_recalibrated_batchnorm_matches_population_statistics():
+    G = models.Generator(latent_dim=16, width=8)
+    training.recalibrate_batchnorm(G, batches=8, batch_size=256, seed=0)
+    z = torch.randn(4096, 16, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        h = G.fc(z).view(-1, 32, 4, 4)
+    torch.testing.assert_close(G.bn0.running_mean, h.mean((0, 2, 3)), atol=0.02, rtol=0.05)
