@@ -889,18 +889,33 @@ def sweep(
     Ks: Sequence[int] = range(2, 13),
     etas: Sequence[float] = (-3.0, -1.5, 1.5, 3.0),
     tau: float = TAU,
+    batch_size: int = 256,
 ) -> Sweep:
     """Feasible fraction and perceptual change of Algorithm 1's solutions (all ``Ks`` x
-    ``etas``) for every ``threshold`` and ``top``: the measurement behind the defaults."""
-    feas = torch.zeros(len(thresholds), len(tops))
+    ``etas``) for every ``threshold`` and ``top``: the measurement behind the defaults.
+
+    One eigen-decomposition of each metric and one batched pass of ``G`` and ``distance`` over
+    all ``len(thresholds) * len(tops) * len(Ks) * len(etas)`` solutions."""
+    dim = check_generator(G)
+    check_latents("z0", z0, dim)
+    pair = _Pair(H_Y, H_X)
+    eta = torch.tensor([float(e) for e in etas], dtype=z0.dtype, device=z0.device)
+    D = torch.stack([_eglass(pair, K, threshold, top, MAX_ITER).d.to(z0)
+                     for threshold in thresholds for top in tops for K in Ks])
+    z = (z0.detach() + eta[None, :, None] * D[:, None, :]).reshape(-1, dim)
+    x = _generate(G, z, batch_size)
+    with torch.no_grad():
+        errors = measurement_error(A, x, y).view(len(thresholds), len(tops), -1)
+        perceptual = torch.cat([distance(chunk, _generate(G, z0, 1))
+                                for chunk in x.split(batch_size)])
+    perceptual = perceptual.view(len(thresholds), len(tops), -1)
+    ok = errors <= tau
+    feas = ok.float().mean(dim=2).cpu()
     perc = torch.zeros(len(thresholds), len(tops))
-    for i, threshold in enumerate(thresholds):
-        for j, top in enumerate(tops):
-            out = explore(G, A, y, z0, H_Y, H_X, Ks=Ks, etas=etas, threshold=threshold,
-                          top=top, distance=distance, tau=tau)
-            feas[i, j] = out.feasible_fraction
-            if out.feasible.any():
-                perc[i, j] = out.perceptual[out.feasible].median().item()
+    for i in range(len(thresholds)):
+        for j in range(len(tops)):
+            if ok[i, j].any():
+                perc[i, j] = perceptual[i, j][ok[i, j]].median().item()
     return Sweep(list(thresholds), list(tops), feas, perc)
 
 

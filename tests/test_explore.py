@@ -341,6 +341,25 @@ def test_concat_and_summarize(tiny_problem):
         concat([runs[0], explore(G, A, y, z0, H_Y, H_X, Ks=[2], top=4, tau=0.5)])
 
 
+def test_sweep_matches_explore_per_setting(tiny_problem):
+    from eglass.distances import PixelDistance
+    from eglass.explore import sweep
+
+    G, A, y, z0, H_Y, H_X = tiny_problem
+    dist = PixelDistance()
+    grid = dict(thresholds=(0.05, 0.3), tops=(2, 4), Ks=[2, 3, 5], etas=(-2.0, -0.5, 0.5, 2.0))
+    sw = sweep(G, A, y, z0, H_Y, H_X, dist, tau=1e-4, **grid)
+    assert sw.feasible.shape == (2, 2) and sw.thresholds == [0.05, 0.3] and sw.tops == [2, 4]
+    for i, threshold in enumerate(grid["thresholds"]):
+        for j, top in enumerate(grid["tops"]):
+            ex = explore(G, A, y, z0, H_Y, H_X, Ks=grid["Ks"], etas=grid["etas"], tau=1e-4,
+                         threshold=threshold, top=top, distance=dist)
+            assert sw.feasible[i, j].item() == pytest.approx(ex.feasible_fraction)
+            expected = ex.perceptual[ex.feasible].median().item() if ex.feasible.any() else 0.0
+            assert sw.perceptual[i, j].item() == pytest.approx(expected, rel=1e-6)
+    assert 0 < sw.feasible.mean() < 1  # the grid is informative: some settings fail
+
+
 # ----------------------------------------------------------------------------- widgets
 
 
