@@ -47,6 +47,10 @@ __all__ = [
 ]
 
 LR_SCHEDULES = ("fixed", "linear1cycle", "linear1cycledrop")
+# e-GLASS's one inversion in the comparisons: IAGAN with 4 starts x 200 latent steps, then 100
+# joint fine-tuning steps -- about 900 latent-step equivalents, i.e. the budget of nine PULSE
+# restarts (100 steps each).
+EGLASS_INVERSION = dict(method="iagan", restarts=4, steps=200, finetune_steps=100)
 
 
 @dataclass
@@ -297,7 +301,7 @@ def langevin(
     n: int,
     *,
     sigma: float = 0.05,
-    step_size: float = 1e-4,
+    step_size: float | None = None,
     burn_in: int = 500,
     thin: int = 20,
     chains: int = 1,
@@ -327,7 +331,9 @@ def langevin(
     Args:
         G, A, y: generator, operator and measurements of one image ``(1, ...)``.
         n: number of samples returned.
-        sigma: noise standard deviation (see above). step_size: :math:`h`.
+        sigma: noise standard deviation (see above).
+        step_size: :math:`h`; ``None`` picks :math:`h = 0.25 / L` with :math:`L` the largest
+            eigenvalue of :math:`H_Y/\sigma^2 + I` over the chains' starting points.
         burn_in, thin, chains: chain layout (steps run: ``burn_in + thin * ceil(n/chains)``).
         init: ``(1, d)`` or ``(chains, d)`` starting latents (e.g. a GAN-inversion
             solution); default a draw from the prior.
@@ -337,7 +343,7 @@ def langevin(
         :class:`LangevinResult`.
     """
     d, dtype, device = _setup(G, A, y, n)
-    if not sigma > 0 or not step_size > 0:
+    if not sigma > 0 or not (step_size is None or step_size > 0):
         raise ValueError(
             f"sigma and step_size must be positive, got sigma={sigma}, step_size={step_size}"
         )
@@ -355,6 +361,12 @@ def langevin(
                 f"init must have shape (1,{d}) or (chains={chains},{d}), got {tuple(init.shape)}"
             )
         z = init.detach().to(dtype=dtype, device=device).expand(chains, d).clone()
+
+    if step_size is None:
+        from .geometry import measurement_metric
+
+        top = max(torch.linalg.eigvalsh(measurement_metric(G, A, zi)).max() for zi in z)
+        step_size = 0.25 / (float(top) / sigma**2 + 1)
 
     def potential(z):
         residual = (A(G(z)) - y).flatten(1)
@@ -512,7 +524,7 @@ def run_langevin(
     target: int,
     tau: float,
     sigma: float = 0.03,
-    step_size: float = 2e-5,
+    step_size: float | None = None,
     chains: int = 10,
     burn_in: int = 300,
     thin: int = 10,
@@ -522,27 +534,30 @@ def run_langevin(
 ) -> SolutionRun:
     r"""Latent Langevin chains (:func:`langevin`) continued round after round, ``per_round``
     samples a round (``burn_in`` only before the first), until ``target`` samples have error
-    :math:`\le \tau` or ``max_candidates`` were drawn. The defaults were chosen on the embedded
-    MNIST prior: :math:`\sigma = 0.03` (expected error :math:`\sigma^2/4 \approx 2\cdot10^{-4}`,
-    below both thresholds) and the largest step size that stayed stable on SR x8 and
-    inpainting (``benchmarks/solutions.py``)."""
+    :math:`\le \tau` or ``max_candidates`` were drawn. Default noise level
+    :math:`\sigma = 0.03` (expected error :math:`\sigma^2/4 \approx 2\cdot10^{-4}`, below both
+    thresholds); default step size from the curvature at the starts (see :func:`langevin`)."""
     if per_round % chains:
         raise ValueError(f"per_round ({per_round}) must be a multiple of chains ({chains})")
     gen = make_generator(seed, y.device)
+    used = {}
 
     def rounds():
-        state, done = None, 0
+        state, done, h = None, 0, step_size
         while done < max_candidates:
-            r = langevin(G, A, y, per_round, sigma=sigma, step_size=step_size,
+            r = langevin(G, A, y, per_round, sigma=sigma, step_size=h,
                          burn_in=burn_in if state is None else 0, thin=thin, chains=chains,
                          init=state, seed=gen, progress=False)
             state = r.z[-chains:]  # the chains' current states
+            h = used["step_size"] = r.step_size  # keep the first round's (auto) step size
             done += per_round
             yield r.x, r.errors
 
-    settings = dict(sigma=sigma, step_size=step_size, chains=chains, burn_in=burn_in, thin=thin,
+    settings = dict(sigma=sigma, chains=chains, burn_in=burn_in, thin=thin,
                     max_candidates=max_candidates)
-    return _collect("Langevin", rounds(), target, tau, settings)
+    run = _collect("Langevin", rounds(), target, tau, settings)
+    run.settings["step_size"] = used["step_size"]
+    return run
 
 
 def run_eglass(
@@ -564,12 +579,14 @@ def run_eglass(
     Hessians at :math:`z_0` on the fine-tuned generator (:mod:`eglass.geometry`), then
     Algorithm 1 solutions :math:`G(z_0 + \eta d_K)` (:func:`eglass.explore.explore`),
     ``ks_per_round`` directions a round, until ``target`` have error :math:`\le \tau`.
-    The setup time (inversion + Hessians) is part of every time-to-k."""
+    The setup time (inversion + Hessians) is part of every time-to-k. ``inversion`` overrides
+    keys of ``EGLASS_INVERSION`` (the arguments of :func:`eglass.inversion.invert`), ``explore``
+    passes Algorithm 1 settings (``threshold``, ``top``) to :func:`eglass.explore.explore`."""
     from .explore import explore as _explore
     from .geometry import measurement_metric, perceptual_metric
     from .inversion import invert
 
-    inversion = {"method": "iagan", **(inversion or {})}
+    inversion = {**EGLASS_INVERSION, **(inversion or {})}
     state = {}
 
     def setup():

@@ -169,6 +169,10 @@ def test_langevin_samples_the_gaussian_posterior_of_a_linear_model():
     torch.testing.assert_close(result.z.mean(0), mean, atol=0.1, rtol=0)
     sample_var = result.z.var(0)
     torch.testing.assert_close(sample_var, cov.diagonal(), rtol=0.15, atol=0)
+    # automatic step size: 0.25 / L, L the top eigenvalue of H_Y / sigma^2 + I (constant here)
+    auto = langevin(G, pool, y, 2, sigma=sigma, burn_in=5, thin=1, chains=2, progress=False)
+    L = torch.linalg.eigvalsh(AW.T @ AW).max().item() / sigma**2 + 1
+    assert auto.step_size == pytest.approx(0.25 / L, rel=1e-6)
 
 
 def test_langevin_layout_seeds_and_divergence(tiny_generator):
