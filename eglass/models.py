@@ -51,7 +51,8 @@ class Generator(nn.Module):
 
     Args:
         latent_dim: ``d`` (the embedded ``mnist-dcgan`` uses 64).
-        width: channel width ``w`` (channels ``4w, 2w, w, w/2`` from 4x4 up to 32x32).
+        width: channel width ``w`` (channels ``4w, 2w, w, w/2`` from 4x4 up to 32x32; the
+            embedded ``mnist-dcgan`` uses 48).
         channels: image channels ``C``.
     """
 
@@ -269,8 +270,8 @@ def load_generator(
     """Load a shipped generator (eval mode, gradients off, SHA-256 verified).
 
     Args:
-        name: registry name; ``"mnist-dcgan"``: :class:`Generator`, ``latent_dim`` 64,
-            images ``(N, 1, 32, 32)`` in [-1, 1].
+        name: registry name; ``"mnist-dcgan"``: :class:`Generator` (``latent_dim`` 64,
+            width 48), images ``(N, 1, 32, 32)`` in [-1, 1].
         device: where to put it (default CPU).
         root: directory holding ``registry.json`` and the weights (default the package's).
     """

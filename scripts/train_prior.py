@@ -5,7 +5,8 @@
 writes ``mnist-cnn.pt`` and ``mnist-dcgan.pt`` into ``eglass/weights/`` (or ``--out``),
 records their SHA-256 in ``registry.json`` and the quality figures in ``quality.json``.
 About 40 minutes on a 2-core CPU with the defaults. ``--only classifier|generator`` retrains
-one network (the generator's quality figures need the classifier already in ``--out``).
+one network (the generator's quality figures need the classifier already in ``--out``);
+``--only quality`` re-measures the generator's quality figures without training.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) ->
     cfg = dict(DEFAULTS["generator"])
     if steps is not None:
         cfg["steps"] = steps
-    qcfg = DEFAULTS["quality"]
     clf = models.load_classifier("mnist-cnn", root=out)
 
     progress_figures = []
@@ -106,10 +106,19 @@ def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) ->
     update_registry(out, "mnist-dcgan", "generator", "mnist-dcgan.pt", sha,
                     latent_dim=G.latent_dim,
                     description="DCGAN Generator trained on eglass.data.mnist('train')")
+    update_quality(out, "generator", {"train_seconds": round(seconds, 1), "seed": seed,
+                                      "config": cfg, "progress": progress_figures})
     log(f"generator trained in {seconds:.0f} s; measuring quality")
+    measure_generator(out, seed, x_train, x_test)
 
+
+def measure_generator(out: Path, seed: int, x_train, x_test) -> None:
+    """Quality figures of ``out/mnist-dcgan.pt``, merged into ``quality.json``."""
+    qcfg = DEFAULTS["quality"]
+    G = models.load_generator("mnist-dcgan", root=out)
+    clf = models.load_classifier("mnist-cnn", root=out)
     q = training.sample_quality(G, clf, x_test, n=qcfg["n"], seed=seed + 1)
-    train_emb, train_prob = training.embeddings(clf, x_train)
+    train_emb, _ = training.embeddings(clf, x_train)
     test_emb, test_prob = training.embeddings(clf, x_test)
     q["frechet_train_vs_test"] = training.frechet_distance(train_emb, test_emb)
     q["confidence_real_test"] = (test_prob.max(1).values >= 0.9).double().mean().item()
@@ -124,20 +133,19 @@ def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) ->
     q["inversion_psnr_median"] = p.median().item()
     q["inversion_psnr_quartiles"] = [p.quantile(0.25).item(), p.quantile(0.75).item()]
     q["inversion_seconds"] = round(time.perf_counter() - inv_start, 1)
-    q["train_seconds"] = round(seconds, 1)
-    q["seed"] = seed
-    q["config"] = cfg
     q["quality_config"] = qcfg
-    q["progress"] = progress_figures
-    update_quality(out, "generator", q)
-    log(f"generator: {json.dumps(q)}")
+    path = out / "quality.json"
+    previous = json.loads(path.read_text()).get("generator", {}) if path.is_file() else {}
+    update_quality(out, "generator", {**previous, **q})
+    log(f"generator quality: {json.dumps(q)}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=["classifier", "generator"], default=None)
+    parser.add_argument("--only", choices=["classifier", "generator", "quality"], default=None,
+                        help="retrain one network, or only re-measure the generator's quality")
     parser.add_argument("--steps", type=int, default=None, help="generator steps override")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -152,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         train_classifier(args.out, args.seed, x_train, y_train, x_test, y_test)
     if args.only in (None, "generator"):
         train_generator(args.out, args.seed, args.steps, x_train, x_test)
+    if args.only == "quality":
+        measure_generator(args.out, args.seed, x_train, x_test)
     log(f"done in {time.perf_counter() - total:.0f} s")
 
 
