@@ -235,6 +235,36 @@ def _finish(direction: Direction, like: torch.Tensor) -> Direction:
     return direction
 
 
+def _orthogonalize(
+    d: torch.Tensor, U_top: torch.Tensor, threshold: float, max_iter: int
+) -> tuple[torch.Tensor, list[int], int]:
+    r"""Algorithm 1's loop: remove from the unit vector ``d`` its component along every column
+    :math:`u^j` of ``U_top`` with :math:`|d^\top u^j| >` ``threshold`` (renormalizing after
+    each), until none exceeds it. Returns ``(d, removed 1-based j, passes)``."""
+    top = U_top.shape[1]
+    removed: list[int] = []
+    for iterations in range(1, max_iter + 1):
+        exceed = [j for j in range(top) if abs(float(d @ U_top[:, j])) > threshold]
+        if not exceed:
+            return d, removed, iterations
+        for j in exceed:
+            u = U_top[:, j]
+            d = d - (d @ u) * u
+            norm = d.norm()
+            if norm < 1e-8:
+                raise ValueError(
+                    f"it lies in the span of the top-{top} eigenvectors of H_Y that exceed "
+                    f"threshold={threshold}: nothing is left after removing them "
+                    f"(removed u^j for j={[*removed, j + 1]})"
+                )
+            d = d / norm
+            removed.append(j + 1)
+    raise RuntimeError(
+        f"Algorithm 1 did not converge in max_iter={max_iter} passes (top={top}); "
+        f"raise max_iter (it needs at most top + 1 = {top + 1})"
+    )
+
+
 def eglass_direction(
     H_Y: torch.Tensor,
     H_X: torch.Tensor,
@@ -286,34 +316,10 @@ def _eglass(pair: _Pair, K: int, threshold: float, top: int | None, max_iter: in
 
     U, V = pair.U, pair.V
     start = V[:, K - 1].clone()
-    d = start.clone()
-    U_top = U[:, :top]
-    removed: list[int] = []
-    iterations = 0
-    converged = False
-    for _ in range(max_iter):
-        iterations += 1
-        exceed = [j for j in range(top) if abs(float(d @ U_top[:, j])) > threshold]
-        if not exceed:
-            converged = True
-            break
-        for j in exceed:
-            u = U_top[:, j]
-            d = d - (d @ u) * u
-            norm = d.norm()
-            if norm < 1e-8:
-                raise ValueError(
-                    f"v^{K} lies in the span of the top-{top} eigenvectors of H_Y that exceed "
-                    f"threshold={threshold}: nothing is left after removing them "
-                    f"(removed u^j for j={[*removed, j + 1]}). Use a larger K or a smaller top."
-                )
-            d = d / norm
-            removed.append(j + 1)
-    if not converged:
-        raise RuntimeError(
-            f"Algorithm 1 did not converge in max_iter={max_iter} passes (top={top}); "
-            f"raise max_iter (it needs at most top + 1 = {top + 1})"
-        )
+    try:
+        d, removed, iterations = _orthogonalize(start, U[:, :top], threshold, max_iter)
+    except ValueError as err:
+        raise ValueError(f"v^{K}: {err}. Use a larger K or a smaller top.") from None
     out = Direction(
         d=d, start=start, method="eglass", K=K,
         **pair.diagnostics(start, d),
@@ -414,6 +420,9 @@ def _jacobian(G: torch.nn.Module, A, z: torch.Tensor) -> torch.Tensor:
     return jacobian(_phi(G, A), z.unsqueeze(0))
 
 
+_DAMPING = torch.tensor([1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0])  # LM damping, relative to lambda_max
+
+
 def _range_basis(J: torch.Tensor, top: int, rtol: float = 1e-6) -> torch.Tensor:
     r"""Orthonormal ``(d, k)`` basis of the top-``top`` right singular vectors of ``J``
     (top eigenvectors of :math:`H_Y = J^\top J`), dropping those with eigenvalue below
@@ -453,6 +462,8 @@ def null_space_walk(
     top: int | None = None,
     corrections: int = 2,
     refresh: int = 1,
+    target: float = 0.0,
+    threshold: float | None = None,
 ) -> WalkPath:
     r"""Walk from ``z0`` along ``direction`` while staying on :math:`A G(z) = y`.
 
@@ -460,14 +471,21 @@ def null_space_walk(
     singular vectors (the measurement-sensitive latent directions, the top eigenvectors of
     :math:`H_Y(z_k)`):
 
-    1. project the tangent onto the local near-null space and renormalize,
-       :math:`t \leftarrow (I - U_k U_k^\top) t / \|\cdot\|`;
+    1. optionally (``threshold`` not ``None``) re-orthogonalize the tangent against the
+       local :math:`U_k` as Algorithm 1 does at :math:`z_0` (remove every :math:`u^j` with
+       :math:`|t^\top u^j| >` ``threshold``, renormalize; ``threshold=0``: project onto the
+       near-null space, :math:`t \leftarrow (I - U_k U_k^\top) t / \|\cdot\|`). By
+       default the tangent keeps the starting direction: chapter 5 measures that
+       re-projecting costs most of the perceptual change on the embedded prior;
     2. predict :math:`z \leftarrow z_k + h\, t` with :math:`h = \text{length}/\text{steps}`;
-    3. correct back towards the measurements with Gauss-Newton steps *orthogonal to the
-       tangent* (pseudo-arclength continuation), so they cannot undo the walk: with :math:`B`
-       an orthonormal basis of :math:`t^\perp`,
-       :math:`z \leftarrow z - B (J B)^{+} (\phi(z) - y)`, ``corrections`` times, each
-       halved (up to 4 times) until it lowers the residual, or dropped.
+    3. correct back towards the measurements with damped Gauss-Newton (Levenberg-Marquardt)
+       steps *orthogonal to the tangent* (pseudo-arclength continuation), so they cannot
+       undo the walk: with :math:`B` an orthonormal basis of :math:`t^\perp` and
+       :math:`M = B^\top J^\top J B`,
+       :math:`z \leftarrow z - B (M + \lambda I)^{-1} B^\top J^\top (\phi(z) - y)`, with
+       :math:`\lambda / \lambda_{\max}(M) \in \{10^{-3}, \dots, 10^{2}\}` tried in
+       one batched generator call and the best kept if it lowers the residual; up to
+       ``corrections`` times.
 
     :math:`J` is recomputed exactly (``d`` batched JVPs, :func:`eglass.geometry.jacobian`)
     every ``refresh`` steps and kept up to date in between by Broyden rank-one updates
@@ -489,6 +507,12 @@ def null_space_walk(
         top: size of the measurement-sensitive subspace (default ``min(20, d)``).
         corrections: Gauss-Newton corrections per step (0 disables the correction).
         refresh: recompute the exact Jacobian every ``refresh`` steps (1: every step).
+        threshold: the re-orthogonalization threshold of step 1, in [0, 1), or ``None``
+            (default) to keep the tangent.
+        target: measurement-error level to hold: a step is corrected only while its error
+            exceeds ``target`` (0: always pull back onto :math:`A G(z) = y`; e.g.
+            :math:`\tau / 2` lets the walk move freely inside the feasible set and
+            correct only near its edge).
     """
     dim = check_generator(G)
     check_latents("z0", z0, dim)
@@ -507,6 +531,10 @@ def null_space_walk(
             raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
     if not math.isfinite(length):
         raise ValueError(f"length must be finite, got {length}")
+    if not (math.isfinite(target) and target >= 0):
+        raise ValueError(f"target must be a finite number >= 0, got {target}")
+    if threshold is not None and not 0 <= threshold < 1:
+        raise ValueError(f"threshold must be None or in [0, 1), got {threshold}")
     top = _check_index("top", min(TOP, dim) if top is None else top, dim)
     if not isinstance(direction, Direction):
         direction = Direction(
@@ -519,12 +547,14 @@ def null_space_walk(
     sign = 1.0 if length >= 0 else -1.0
     t = (d / d.norm()).detach().to(z0.dtype) * sign
     z = z0.detach()[0].clone()
-    target = y.detach().reshape(-1).to(z.dtype)
+    y_flat = y.detach().reshape(-1).to(z.dtype)
     eye = torch.eye(dim, dtype=z.dtype, device=z.device)
 
     def residual(w: torch.Tensor) -> torch.Tensor:
+        """``(d,) -> (m,)`` or a batch ``(k, d) -> (k, m)``."""
         with torch.no_grad():
-            return A(G(w.unsqueeze(0))).reshape(-1) - target
+            out = A(G(w.reshape(-1, dim))).reshape(-1, y_flat.numel()) - y_flat
+        return out[0] if w.ndim == 1 else out
 
     def error(r: torch.Tensor) -> float:
         return (r / 2).pow(2).mean().item()
@@ -536,12 +566,21 @@ def null_space_walk(
         if k % refresh == 0:
             J = _jacobian(G, A, z).detach()
         U = _range_basis(J, top)
-        t = t - U @ (U.T @ t)
-        norm = t.norm()
-        if norm < 1e-8:
-            raise ValueError("the walking direction lies in the measurement-sensitive subspace "
-                             f"span(U_top) (top={top}); use a smaller top or another direction")
-        t = t / norm
+        if threshold is None:
+            pass
+        elif threshold > 0:
+            try:
+                t = _orthogonalize(t, U, threshold, MAX_ITER)[0]
+            except ValueError as err:
+                raise ValueError(f"the walking direction at step {k}: {err}") from None
+        else:
+            t = t - U @ (U.T @ t)
+            norm = t.norm()
+            if norm < 1e-8:
+                raise ValueError(
+                    "the walking direction lies in the measurement-sensitive subspace "
+                    f"span(U_top) (top={top}); use a smaller top or another direction")
+            t = t / norm
         r_new = residual(z + h * t)
         J = J + torch.outer(r_new - r - h * (J @ t), t) / h  # Broyden, |dz| = h, dz/h = t
         z, r = z + h * t, r_new
@@ -549,15 +588,19 @@ def null_space_walk(
             B = torch.linalg.qr(torch.cat([t.unsqueeze(1), eye], dim=1))[0][:, 1:]  # t-perp
         moved = 0.0
         for _ in range(corrections):
-            with _one_thread():
-                delta = -B @ (torch.linalg.pinv(J @ B, rtol=1e-6) @ r)
-            for _ in range(5):
-                r_try = residual(z + delta)
-                if r_try.norm() < r.norm():
-                    break
-                delta = delta / 2
-            else:
+            if error(r) <= target:
                 break
+            with _one_thread():
+                JB = J @ B
+                lam, Q = torch.linalg.eigh(JB.T @ JB)
+                g = Q.T @ (JB.T @ r)
+                damping = lam.max().clamp_min(1e-30) * _DAMPING.to(lam)
+                deltas = -(B @ Q @ (g[:, None] / (lam[:, None] + damping[None, :]))).T
+            r_all = residual(z + deltas)
+            best = r_all.norm(dim=1).argmin()
+            if r_all[best].norm() >= r.norm():
+                break
+            delta, r_try = deltas[best], r_all[best]
             step = delta.norm()
             J = J + torch.outer(r_try - r - J @ delta, delta) / step.pow(2)
             z, r = z + delta, r_try
@@ -774,9 +817,11 @@ def explore(
     distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     tau: float = TAU,
     back_project: bool = False,
-    walk_steps: int = 20,
+    walk_steps: int = 16,
     walk_corrections: int = 2,
-    walk_refresh: int = 1,
+    walk_refresh: int = 4,
+    walk_target: float | None = None,
+    walk_threshold: float | None = None,
     batch_size: int = 256,
 ) -> Exploration:
     r"""Many solutions from one :math:`z_0`: :math:`G(z_0 + \eta\, d_K)` for every K in ``Ks``
@@ -801,8 +846,10 @@ def explore(
         distance: perceptual distance ``dist(x0, x1) -> (N,)`` (``eglass.distances``);
             ``None`` skips ``perceptual``.
         tau: feasibility threshold. back_project: also return :math:`x + A^\dagger(y - Ax)`.
-        walk_steps, walk_corrections, walk_refresh: :func:`null_space_walk` settings
-            (``steps``, ``corrections``, ``refresh``) of each walk.
+        walk_steps, walk_corrections, walk_refresh, walk_target, walk_threshold:
+            :func:`null_space_walk` settings (``steps``, ``corrections``, ``refresh``,
+            ``target``, ``threshold``) of each walk; ``walk_target`` defaults to
+            ``0.9 * tau``: move freely inside the feasible set, correct near its edge.
 
     Returns:
         :class:`Exploration`.
@@ -838,8 +885,10 @@ def explore(
                 if reach == 0:
                     row[picks] = z0[0]
                     continue
-                path = null_space_walk(G, A, y, z0, dr, sign * reach, walk_steps, top,
-                                       walk_corrections, walk_refresh)
+                path = null_space_walk(
+                    G, A, y, z0, dr, sign * reach, walk_steps, top, walk_corrections,
+                    walk_refresh, 0.9 * tau if walk_target is None else walk_target,
+                    walk_threshold)
                 paths.append(path)
                 for i in picks:
                     row[i] = path.z[round(abs(eta_list[i]) / reach * walk_steps)]

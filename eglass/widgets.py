@@ -105,7 +105,8 @@ class Explorer:
         sign = 1.0 if eta > 0 else -1.0
         if (K, sign) not in self._walks:
             path = null_space_walk(self.G, self.A, self.y, self.z0, dr, sign * self.eta_max,
-                                   self.walk_steps, self.settings["top"])
+                                   self.walk_steps, self.settings["top"], refresh=4,
+                                   target=0.9 * self.tau)
             self._walks[(K, sign)] = path.z
         step = round(abs(eta) / self.eta_max * self.walk_steps)
         return self._walks[(K, sign)][step : step + 1]

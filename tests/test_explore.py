@@ -261,6 +261,16 @@ def test_walk_stays_on_measurements_where_the_line_drifts(tiny_problem):
     # Broyden updates between exact Jacobians every 4 steps keep it on the measurements
     cheap = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, refresh=4)
     assert cheap.errors.max().item() < 0.1 * line[1:].max().item()
+    # with a target error the walk is the straight line while the line stays below it, and
+    # is held near it afterwards
+    level = line[10].item()
+    held = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, target=level)
+    below = int((line <= level).sum())
+    assert torch.allclose(held.z[:below], z0 + path.length[:below, None] * dr.d)
+    assert held.errors.max().item() < 1.2 * level < line[-1].item()
+    # re-projecting the tangent onto the local near-null space (threshold 0) also works
+    strict = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, threshold=0.0)
+    assert strict.errors.max().item() < 0.1 * line[1:].max().item()
     # without corrections it is the projected straight walk: error grows
     free = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, corrections=0)
     assert free.errors[-1].item() > path.errors[-1].item()
@@ -387,7 +397,8 @@ def test_explorer_figure_and_widget(tiny_generator):
                       threshold=0.1, walk_steps=8) if method != "walk" else None
         if ref is not None:
             assert torch.allclose(s["x"], ref.x) and s["error"] == pytest.approx(ref.errors.item())
-    walked = null_space_walk(G, A, y, z0, ex.direction("walk", 2), 2.0, 8, 4)
+    walked = null_space_walk(G, A, y, z0, ex.direction("walk", 2), 2.0, 8, 4, refresh=4,
+                             target=0.9 * ex.tau)
     assert torch.allclose(ex.latent("walk", 2, 1.5), walked.z[6:7])
     fig = ex.figure("eglass", 2, -1.0)
     assert len([a for a in fig.axes if a.images]) == 5 and "eglass, K=2" in fig._suptitle.get_text()
@@ -456,23 +467,29 @@ def test_heldout_eglass_beats_vK_at_equal_eta(digit_problem):
 
 
 def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
+    """SR x8 (J_phi has a null space: m = 16 < d = 64), at the strict level tau = 1e-3 where
+    straight lines leave feasibility within the tested length: the walk stays feasible and
+    gets perceptually farther than the line at its exit, for most directions."""
     p = digit_problem
     if p["name"] != "sr8":
-        pytest.skip("the walk is compared on SR x8, where J_phi has a null space (m=16 < d=64)")
-    from eglass.evaluate import TAU
+        pytest.skip("measured on SR x8; chapter 5 shows inpainting (m > d), where it does not")
+    from eglass.evaluate import TAU_STRICT
 
-    G, A, y, z0 = p["G"], p["A"], p["y"], p["z0"]
-    dr = eglass_direction(p["H_Y"], p["H_X"], 4, 0.05, 20)
-    length, steps = 8.0, 32
-    path = null_space_walk(G, A, y, z0, dr, length, steps, top=20)
-    s = torch.linspace(0, length, steps + 1)
-    with torch.no_grad():
-        line_x = G(z0 + s[:, None] * dr.d)
-        line_err = measurement_error(A, line_x, y)
-        exits = (line_err > TAU).nonzero()
-        assert len(exits), "the straight line should leave feasibility within the tested length"
-        exit_at = exits[0, 0].item()
-        assert (path.errors <= TAU).all(), f"walk errors up to {path.errors.max():.2e}"
-        line_change = p["dist"](line_x[exit_at : exit_at + 1], G(z0)).item()
-        walk_change = p["dist"](G(path.z[-1:]), G(z0)).item()
-    assert walk_change > line_change
+    G, A, y, z0, dist = p["G"], p["A"], p["y"], p["z0"], p["dist"]
+    x0 = G(z0)
+    wins, exits = 0, 0
+    for K in (2, 4, 8):
+        dr = eglass_direction(p["H_Y"], p["H_X"], K, 0.05, 20)
+        path = null_space_walk(G, A, y, z0, dr, 12.0, 24, top=20, refresh=4,
+                               target=0.9 * TAU_STRICT)
+        assert (path.errors <= TAU_STRICT).all(), f"K={K}: walk error {path.errors.max():.2e}"
+        with torch.no_grad():
+            line = G(z0 + path.length[:, None] * dr.d)
+            out = (measurement_error(A, line, y) > TAU_STRICT).nonzero()
+            if not len(out):
+                continue
+            exits += 1
+            at_exit = dist(line[out[0, 0] : out[0, 0] + 1], x0).item()
+            wins += dist(G(path.z), x0).max().item() > at_exit
+    assert exits >= 2, "the straight lines should leave feasibility within the tested length"
+    assert wins > exits / 2, f"the walk got farther than the line in {wins} of {exits} cases"
