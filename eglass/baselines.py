@@ -449,6 +449,11 @@ class SolutionRun:
         index = self.first_feasible(k, tau)
         return self.x[index], self.errors[index]
 
+    def best(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` candidates with the lowest errors (feasible or not): images and errors."""
+        index = self.errors.argsort()[:k]
+        return self.x[index], self.errors[index]
+
     def time_to(self, k: int, tau: float) -> float | None:
         """Seconds until ``k`` feasible candidates existed, ``None`` if the run never got there."""
         index = self.first_feasible(k, tau)
@@ -657,6 +662,8 @@ def show_solutions(
 
     images, titles, labels = [], [], []
     for label, (x, err) in rows.items():
+        if x.shape[0] == 0:
+            raise ValueError(f"row {label!r} has no images; show e.g. run.best(k) instead")
         x, err = x[:k].detach(), err[:k]
         row_titles = [f"{e:.1e}" for e in err.tolist()]
         if classifier is not None:

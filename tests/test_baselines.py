@@ -219,6 +219,8 @@ def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
     assert len(lines) == 3 and "t6@0.01 [s]" in lines[0]
     assert "1.0x" in lines[1] and f"{run.time_to(6, 1e-2):.2f}" in lines[1]
     assert "not reached" in lines[2]
+    x_best, e_best = capped.best(3)
+    assert e_best.tolist() == sorted(capped.errors.tolist())[:3] and x_best.shape[0] == 3
 
 
 def test_show_solutions_labels_rows_with_error_ranges(tiny_generator):
@@ -235,6 +237,8 @@ def test_show_solutions_labels_rows_with_error_ranges(tiny_generator):
     assert axes[0].get_ylabel() == "A\n[1.0e-03, 5.0e-03]"
     assert axes[4].get_ylabel() == "B\n[1.0e-03, 3.0e-03]"
     assert axes[1].get_title() == "1.0e-03"
+    with pytest.raises(ValueError, match="row 'empty' has no images"):
+        show_solutions({"empty": (x[:0], errors[:0])})
 
 
 def test_run_langevin_continues_its_chains(tiny_generator):
