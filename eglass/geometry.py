@@ -118,10 +118,13 @@ def jacobian(
     z: torch.Tensor,
     chunk_size: int | None = None,
 ) -> torch.Tensor:
-    r"""Jacobian :math:`J = \partial \operatorname{vec} f / \partial z` by forward-mode AD.
+    r"""Jacobian :math:`J = \partial \operatorname{vec} f / \partial z` with ``torch.func``.
 
-    ``torch.func.vmap`` over ``torch.func.jvp`` with the :math:`d` unit tangents, ``chunk_size``
-    of them at a time (``None``: all at once; smaller bounds memory).
+    With :math:`P` outputs and :math:`d` latent dimensions: if :math:`d \le P` (the usual
+    case: images, features) ``vmap`` over ``jvp`` pushes the :math:`d` unit tangents forward
+    (one column each); if :math:`P < d` (few measurements, e.g. strong super-resolution)
+    ``vmap`` over ``vjp`` pulls the :math:`P` unit cotangents back (one row each). ``chunk_size``
+    vectors at a time (``None``: all at once; smaller bounds memory).
 
     Args:
         fn: a function of one latent ``(1, d)`` returning any tensor (``P`` entries in all).
@@ -135,6 +138,14 @@ def jacobian(
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
     d = z.shape[1]
+    with torch.no_grad():
+        out_shape = fn(z).shape
+    P = math.prod(out_shape)
+    if P < d:  # reverse mode: one vector-Jacobian product per output entry
+        _, pullback = torch.func.vjp(fn, z)
+        cotangents = torch.eye(P, dtype=z.dtype, device=z.device).view(P, *out_shape)
+        rows = torch.func.vmap(lambda u: pullback(u)[0], chunk_size=chunk_size)(cotangents)
+        return rows.reshape(P, d).detach()
     tangents = torch.eye(d, dtype=z.dtype, device=z.device).unsqueeze(1)  # (d, 1, d)
 
     def column(v: torch.Tensor) -> torch.Tensor:

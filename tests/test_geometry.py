@@ -69,6 +69,18 @@ def test_jacobian_matches_autograd_and_chunks(tiny_generator):
         assert torch.allclose(J, expected, rtol=1e-12, atol=1e-14)
 
 
+def test_jacobian_reverse_mode_for_few_outputs(tiny_generator):
+    z = _latent(8, 0)
+    A = _Matrix(5, 120, seed=1)  # 5 measurements < d = 8
+    expected = torch.autograd.functional.jacobian(lambda w: A(tiny_generator(w)), z)
+    for chunk in (None, 2):
+        J = jacobian(lambda w: A(tiny_generator(w)), z, chunk)
+        assert J.shape == (5, 8)
+        assert torch.allclose(J, expected.reshape(5, 8), rtol=1e-12, atol=1e-14)
+    H = measurement_metric(tiny_generator, A, z)
+    assert _rel(H, reference_hessian(tiny_generator, z, A=A)) <= 1e-10
+
+
 @pytest.mark.parametrize(
     "A",
     [SuperResolution(2), Inpainting(box_mask((12, 10), (5, 4))), _Matrix(30, 120, seed=3)],
