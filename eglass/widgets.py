@@ -301,7 +301,7 @@ def solutions_figure(
     explorations: Sequence[Exploration],
     labels: Sequence[str],
     reference: torch.Tensor | None = None,
-    size: float = 1.2,
+    size: float = 1.5,
     suptitle: str | None = None,
 ):
     r"""The paper's Figs. 2-3: one row of solutions per exploration, titled with K and
@@ -316,7 +316,7 @@ def solutions_figure(
     for ex, label in zip(explorations, labels, strict=True):
         lo, hi = ex.error_range()
         rows.append(ex.x.detach().cpu())
-        row_labels.append(f"{label}\nerror [{lo:.1e}, {hi:.1e}]")
+        row_labels.append(f"{label}\n[{lo:.1e}, {hi:.1e}]")
         titles.append([f"K={k}, η={e:+g}" for k, e in zip(ex.K.tolist(), ex.eta.tolist(),
                                                           strict=True)])
     return show_images(rows, titles=titles, row_labels=row_labels, size=size, suptitle=suptitle)

