@@ -10,7 +10,7 @@
   error and the PSNR to the truth of every candidate (with and without back-projection);
   this is how the defaults of ``eglass.inversion.invert`` were chosen.
 
-Results go to ``benchmarks/results/inversion.json``.
+Results go to ``benchmarks/results/inversion.json`` (each sweep is appended to ``sweeps``).
 """
 
 from __future__ import annotations
@@ -70,10 +70,12 @@ def speed(G, restarts: int = 8, steps: int = 200) -> dict:
     return out
 
 
-def sweep(G, settings: list[dict], latent_kw: dict) -> dict:
+def sweep(G, settings: list[dict], latent_kw: dict, names: list[str] | None = None) -> dict:
     x_true, _ = heldout_digits()
     out = {}
     for problem, A in inversion.benchmark_problems().items():
+        if names is not None and problem not in names:
+            continue
         y = A(x_true)
         start = inversion.invert(G, A, y, "latent", progress=False, **latent_kw)
         latent = inversion.compare_solutions(start, A, y, x_true)
@@ -83,7 +85,7 @@ def sweep(G, settings: list[dict], latent_kw: dict) -> dict:
         for s in settings:
             tuned = inversion.finetune(G, A, y, start, progress=False, **s)
             c = inversion.compare_solutions(tuned, A, y, x_true)
-            key = "steps={steps} lr_g={lr_generator:g} lr_z={lr_latent:g}".format(**s)
+            key = "steps={steps} lr_g={lr_generator:g} lr_z={lr_latent:g} tol={tol:g}".format(**s)
             new = {
                 f"iagan {key}": _row(c["iagan"], tuned.seconds - start.seconds),
                 f"iagan + BP {key}": _row(c["iagan + BP"], tuned.seconds - start.seconds),
@@ -118,6 +120,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 200, 400])
     parser.add_argument("--lr-generator", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3])
     parser.add_argument("--lr-latent", type=float, nargs="+", default=[1e-4, 1e-3])
+    parser.add_argument("--tol", type=float, nargs="+", default=[1e-6, 1e-4])
+    parser.add_argument("--restarts", type=int, default=8, help="latent fit restarts")
+    parser.add_argument("--latent-steps", type=int, default=400, help="latent fit Adam steps")
+    parser.add_argument("--problems", nargs="+", default=None, help="default: all four")
     args = parser.parse_args()
     G = load_generator("mnist-dcgan")
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
@@ -130,11 +136,16 @@ def main() -> None:
         results["speed"] = speed(G)
     if args.part in ("sweep", "all"):
         settings = [
-            {"steps": s, "lr_generator": g, "lr_latent": z}
-            for s, g, z in itertools.product(args.steps, args.lr_generator, args.lr_latent)
+            {"steps": s, "lr_generator": g, "lr_latent": z, "tol": t}
+            for s, g, z, t in itertools.product(
+                args.steps, args.lr_generator, args.lr_latent, args.tol
+            )
         ]
-        latent_kw = {"restarts": 8, "steps": 400, "lr": 0.05, "seed": 0}
-        results["sweep"] = {"latent": latent_kw, "problems": sweep(G, settings, latent_kw)}
+        latent_kw = {"restarts": args.restarts, "steps": args.latent_steps, "seed": 0}
+        sweeps = results.setdefault("sweeps", [])
+        sweeps.append(
+            {"latent": latent_kw, "problems": sweep(G, settings, latent_kw, args.problems)}
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS}")

@@ -74,7 +74,7 @@ class InversionResult:
             for ``"iagan"`` the starting point of the fine-tuning).
         restart_z: every restart's latent after the latent fit ``(R, N, d)``.
         restart_errors: their measurement errors ``(R, N)``.
-        seconds: wall time of the whole call.
+        seconds: wall time of the whole call; ``latent_seconds`` of its latent fit.
         method: ``"latent"`` or ``"iagan"``.
     """
 
@@ -90,6 +90,7 @@ class InversionResult:
     restart_z: torch.Tensor
     restart_errors: torch.Tensor
     seconds: float
+    latent_seconds: float
     method: str
 
     @property
@@ -249,7 +250,8 @@ def invert(
             x_latent=x,
             restart_z=restart_z.clone(),
             restart_errors=restart_errors,
-            seconds=elapsed(),
+            seconds=(t := elapsed()),
+            latent_seconds=t,
             method="latent",
         )
     if method == "latent":
@@ -280,20 +282,22 @@ def finetune(
 
     Args:
         G: the generator the latent fit used (never modified).
-        start: a ``"latent"`` :class:`InversionResult` for ``y`` (its ``z`` is the start).
+        start: an :class:`InversionResult` for ``y``; the fine-tuning starts from its latent
+            fit ``start.z_latent`` and the original ``G`` (so an ``"iagan"`` result can be
+            fine-tuned again under other settings).
         steps, lr_generator, lr_latent: Adam steps and learning rates (weights, ``z``).
         tol, prior_weight, noise_sigma, back_project, progress: as in :func:`invert`.
 
     Returns:
-        an ``"iagan"`` :class:`InversionResult` whose history continues the start's.
+        an ``"iagan"`` :class:`InversionResult` whose history continues the start's latent fit.
     """
-    if not isinstance(start, InversionResult) or start.method != "latent":
-        raise ValueError("start must be the InversionResult of a 'latent' inversion")
+    if not isinstance(start, InversionResult):
+        raise TypeError(f"start must be an InversionResult, got {type(start).__name__}")
     _check_budget(steps, lr_generator, lr_latent, names=("steps", "lr_generator", "lr_latent"))
     p = _Problem(G, A, y, tol, prior_weight, noise_sigma, back_project)
-    if start.z.shape != (p.n, p.d):
+    if start.z_latent.shape != (p.n, p.d):
         raise ValueError(
-            f"start.z has shape {_shape(start.z)} but y holds {p.n} measurement(s) for a "
+            f"start.z_latent has shape {_shape(start.z)} but y holds {p.n} measurement(s) for a "
             f"generator with latent_dim {p.d}; expected ({p.n},{p.d})"
         )
     return _finetune(p, start, steps, lr_generator, lr_latent, progress)
@@ -376,7 +380,7 @@ def _finetune(
             e = measurement_error(p.A, batched(dict(zip(names, weights, strict=True)), z), p.y)
             return e, e + p.prior(z)
 
-        groups = [(start.z.to(p.dtype), lr_z)] + [(stacked[k], lr_g) for k in names]
+        groups = [(start.z_latent.to(p.dtype), lr_z)] + [(stacked[k], lr_g) for k in names]
         tensors, hist = _adam(
             groups, joint_errors, steps, p.stop, 1, n, progress, "iagan: fine-tune z and G"
         )
@@ -393,8 +397,8 @@ def _finetune(
         x=x,
         x_bp=x_bp,
         errors=errors,
-        history=torch.cat([start.history, hist[1:, 0]]),
-        seconds=start.seconds + elapsed(),
+        history=torch.cat([start.history[: start.latent_steps + 1], hist[1:, 0]]),
+        seconds=start.latent_seconds + elapsed(),
         method="iagan",
     )
 
