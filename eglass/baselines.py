@@ -649,6 +649,7 @@ def show_solutions(
     classifier: torch.nn.Module | None = None,
     k: int = 8,
     suptitle: str | None = None,
+    size: float = 1.2,
 ):
     """Rows of solutions as in the paper's Figs. 2-3: each row label carries the range of
     measurement errors shown; each image is titled with its error (and, with a classifier,
@@ -657,6 +658,7 @@ def show_solutions(
     Args:
         rows: label -> (images ``(N, C, H, W)``, errors ``(N,)``); the first ``k`` are shown.
         classifier: optional digit classifier with ``predict_proba``.
+        size: inches per image.
     """
     from .plotting import show_images
 
@@ -675,7 +677,7 @@ def show_solutions(
         images.append(x)
         titles.append(row_titles)
         labels.append(f"{label}\n[{err.min():.1e}, {err.max():.1e}]")
-    return show_images(images, titles=titles, row_labels=labels, suptitle=suptitle, size=1.2)
+    return show_images(images, titles=titles, row_labels=labels, suptitle=suptitle, size=size)
 
 
 def compare(
