@@ -42,7 +42,7 @@ from eglass.data import mnist
 from eglass.distances import default_distance
 from eglass.evaluate import TAU, TAU_STRICT, diversity
 from eglass.inversion import benchmark_problems
-from eglass.models import load_classifier, load_generator
+from eglass.models import load_classifier, load_generator, registry
 from eglass.utils import stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -165,6 +165,7 @@ def main() -> None:
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "date": time.strftime("%Y-%m-%d %H:%M"),
+        "weights_sha256": {n: registry()[n]["sha256"] for n in ("mnist-dcgan", "mnist-cnn")},
         "digits": n_digits, "labels": labels.tolist(), "cap": cap,
         "taus": list(TAUS), "targets": list(TARGETS),
         "problems": {},
