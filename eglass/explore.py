@@ -13,9 +13,13 @@ Directions (``method``):
 - ``"generalized"``: the K-th generalized eigenvector of :math:`(H_X, H_Y + \epsilon I)`,
   maximizing :math:`d^\top H_X d / (d^\top H_Y d + \epsilon\|d\|^2)`,
   :func:`generalized_direction` (not in the paper).
-- ``"walk"``: start along the Algorithm 1 direction, then follow the local near-null space
-  of :math:`J_\phi` with a Gauss-Newton correction back onto :math:`A G(z) = y` at every
-  step, :func:`null_space_walk` (not in the paper).
+- ``"walk"``: small steps along the Algorithm 1 direction with damped Gauss-Newton
+  corrections, orthogonal to the walk, back towards :math:`A G(z) = y` whenever the error
+  nears :math:`\tau` (optionally re-projecting onto the local near-null space of
+  :math:`J_\phi`), :func:`null_space_walk` (not in the paper).
+
+Defaults (``threshold = 0.05``, ``top = 8``; the paper gives none) come from the sweep in
+chapter 5 (:func:`sweep`).
 
 Conventions: latents ``(N, d)``, images ``(N, C, H, W)`` in [-1, 1], eigen-indices are
 1-based as in the paper (:math:`v^1` is the top eigenvector).
