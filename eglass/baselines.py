@@ -191,13 +191,16 @@ def pulse(
     ``loss.py``, ``run.py`` defaults) where it applies to a single-latent generator:
 
     * start :math:`z \sim \mathcal N(0, I_d)` projected to :math:`\|z\| = \sqrt d`, and
-      renormalize to that sphere after every optimizer step;
+      renormalize to that sphere after every optimizer step (upstream keeps each start's own
+      radius, which is :math:`\sqrt d` up to :math:`O(1)`);
     * Adam, ``lr = 0.4``, ``100`` steps, the ``linear1cycledrop`` schedule
       (:func:`pulse_lr_factor`);
     * loss :math:`100 \cdot \max(e(z), \varepsilon)` with :math:`e` the measurement error on
       the [0, 1] scale (:func:`eglass.evaluate.measurement_error`) and
       :math:`\varepsilon = 2\cdot10^{-3}`; a restart whose error reaches
-      :math:`\varepsilon` is finished (frozen at that iterate).
+      :math:`\varepsilon` is finished (frozen at that iterate, which is the image upstream
+      returns too: the clamp makes later iterates no better). Unlike upstream, the batch
+      stops as soon as every restart is finished, which only makes PULSE faster.
 
     Not applicable here: GEOCROSS (it penalizes the angles between StyleGAN's 18 per-layer
     latents; a single latent has none), the trainable noise inputs and the mapping-network

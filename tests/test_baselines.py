@@ -280,3 +280,23 @@ def test_benchmark_table_marks_partial_and_missing_times():
     lines = benchmark_table(summary, 10).splitlines()
     assert "2.00" in lines[1] and "50.00 (7/10)" in lines[2] and "not reached" in lines[3]
     assert "10@0.01: 25.0x" in lines[4] and "10@0.01: -" in lines[5]
+
+
+def test_pulse_and_langevin_on_the_embedded_prior():
+    from eglass.data import mnist
+    from eglass.inversion import benchmark_problems
+    from eglass.models import load_generator
+
+    G = load_generator("mnist-dcgan")
+    x, _ = mnist("test")
+    A = benchmark_problems()["SR x8"]
+    y = A(x[160:161])
+    result = pulse(G, A, y, 6, seed=0, progress=False, warn=False)
+    torch.testing.assert_close(result.z.norm(dim=1), torch.full((6,), 8.0))
+    with torch.no_grad():
+        torch.testing.assert_close(result.errors, measurement_error(A, G(result.z), y))
+    assert result.failures + int(result.success.sum()) == 6
+    assert (result.errors[result.success] <= 2e-3).all()
+    assert (result.steps_used[result.success] < 100).all()
+    samples = langevin(G, A, y, 4, sigma=0.03, burn_in=20, thin=2, chains=2, progress=False)
+    assert samples.x.shape == (4, 1, 32, 32) and torch.isfinite(samples.errors).all()
