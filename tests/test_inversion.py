@@ -305,10 +305,11 @@ def test_benchmark_problems_and_error_plot(tiny_generator):
 def test_heldout_digits_iagan_is_feasible_and_fits_better_than_latent(capsys):
     """The embedded prior on 10 held-out digits (one per class), the book's four problems.
 
-    IAGAN reaches the strict threshold on every digit and a lower measurement error than the
-    latent fit on average; the PSNR to the truth of every candidate is measured and printed,
-    and IAGAN must not lose PSNR to the latent fit on average (what the defaults were chosen
-    for, see benchmarks/inversion.py).
+    IAGAN (default fine-tuning, early stopping at tol = 1e-4) reaches the strict threshold on
+    every digit, never a higher error than the latent fit, and does not lose PSNR to the
+    truth on average; fine-tuning on without early stopping fits below the latent fit on
+    average. Every candidate's PSNR is measured and printed. Smaller latent budget than the
+    defaults (2 starts x 150 steps) to keep the test short.
     """
     from eglass.data import mnist
     from eglass.models import load_generator
@@ -319,10 +320,13 @@ def test_heldout_digits_iagan_is_feasible_and_fits_better_than_latent(capsys):
     comparisons = {}
     for name, A in benchmark_problems().items():
         y = A(x_true)
-        r = invert(G, A, y, "iagan", restarts=4, steps=300, seed=0, progress=False)
+        r = invert(G, A, y, "iagan", restarts=2, steps=150, seed=0, progress=False)
         c = comparisons[name] = compare_solutions(r, A, y, x_true)
+        latent = c["latent"]
         assert (r.errors < TAU_STRICT).all(), (name, r.errors)
-        assert r.errors.mean() < c["latent"]["error"].mean(), name
-        assert c["iagan"]["psnr"].mean() >= c["latent"]["psnr"].mean(), name
+        assert (r.errors <= latent["error"]).all(), name
+        assert c["iagan"]["psnr"].mean() >= latent["psnr"].mean(), name
+        further = finetune(G, A, y, r, steps=30, tol=None, progress=False)
+        assert further.errors.mean() < latent["error"].mean(), name
     with capsys.disabled():
         print("\n", summarize(comparisons).round(4).to_string())
