@@ -11,8 +11,9 @@ For a generator :math:`G` and a linear operator :math:`A`, with :math:`\phi = A 
 where :math:`F(z)` is the scaled feature vector of :math:`G(z)` (:mod:`eglass.distances`): the
 distance is a sum of squared feature differences and vanishes at :math:`z_0`, so the
 Gauss--Newton form is the exact Hessian (Wang & Ponce 2021). Both Jacobians come from one
-forward-mode helper, :func:`jacobian` (``torch.func.vmap`` over ``torch.func.jvp``, one tangent
-per latent dimension, chunked to bound memory). For latents too large for a dense Hessian,
+helper, :func:`jacobian` (``torch.func.vmap`` over ``torch.func.jvp``, one tangent per latent
+dimension -- or over ``vjp`` when there are fewer outputs than latent dimensions -- chunked to
+bound memory). For latents too large for a dense Hessian,
 :func:`top_eigs` runs Lanczos (``scipy.sparse.linalg.eigsh``) on Hessian-vector products
 :math:`J^\top (J v)`.
 """
