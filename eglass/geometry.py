@@ -561,6 +561,6 @@ def coupling_figure(
         im = ax.imshow(C, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("eigenvector j of $H_X$", fontsize=8)
-        ax.set_ylabel("eigenvector i of $H_Y$", fontsize=8)
+    axes[0, 0].set_ylabel("eigenvector i of $H_Y$", fontsize=8)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label=r"$|u_i \cdot v_j|$")
     return fig
