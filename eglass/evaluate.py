@@ -36,7 +36,7 @@ def measurement_error(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     check_images("x", x)
     ax = A(x)
-    if y.ndim != ax.ndim or any(b not in (a, 1) for a, b in zip(ax.shape, y.shape)):
+    if y.ndim != ax.ndim or any(b not in (a, 1) for a, b in zip(ax.shape, y.shape, strict=True)):
         raise ValueError(
             f"y has shape {tuple(y.shape)} but A(x) has shape {tuple(ax.shape)}; "
             "expected equal shapes (or a batch of 1 to broadcast)"
