@@ -5,9 +5,12 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# Two CPU threads: the reference machine has two cores, more threads only thrash.
-export OMP_NUM_THREADS ?= 2
-export MKL_NUM_THREADS ?= 2
+# One CPU thread per process: these networks are small, and on the 2-core reference machine
+# two OpenMP threads per process were measured up to 30x slower under load (a chapter: 44 s
+# with one thread, 225 s with two). The tests use both cores as two pytest-xdist workers.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+JOBS ?= 2
 export MPLBACKEND ?= Agg
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads
 # made one chapter 13x slower (measured 803 s vs 60 s).
@@ -44,8 +47,8 @@ build-book:
 # without executing them a second time; `make book` always executes everything.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest tests/
-	$(BIN)/pytest --nbmake --nbmake-timeout=600 book/
+	$(BIN)/pytest -n $(JOBS) tests/
+	$(BIN)/pytest -n $(JOBS) --nbmake --nbmake-timeout=600 book/
 	mkdir -p _build
 	sed 's/execute_notebooks: force/execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml
 	rm -rf _build/html _build/.doctrees
