@@ -38,7 +38,7 @@ def heldout_digits(n_per_class: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     return x[index], labels[index]
 
 
-def speed(G, restarts: int = 8, steps: int = 200) -> dict:
+def speed(G, restarts: int = 8, steps: int = 100) -> dict:
     A = inversion.benchmark_problems()["SR x4"]
     x, _ = heldout_digits()
     y = A(x[:1])
