@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import platform
+import statistics
 from pathlib import Path
 
 import torch
@@ -38,7 +39,7 @@ def heldout_digits(n_per_class: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     return x[index], labels[index]
 
 
-def speed(G, restarts: int = 8, steps: int = 100) -> dict:
+def speed(G, restarts: int = 8, steps: int = 100, repeats: int = 5) -> dict:
     A = inversion.benchmark_problems()["SR x4"]
     x, _ = heldout_digits()
     y = A(x[:1])
@@ -51,8 +52,10 @@ def speed(G, restarts: int = 8, steps: int = 100) -> dict:
         for r in range(restarts):
             inversion.invert(G, A, y, "latent", restarts=1, seed=r, **kw)
 
-    t_batch = median_time(batched, repeats=3, warmup=1)
-    t_loop = median_time(loop, repeats=3, warmup=1)
+    # alternate the two so that load from other processes hits both alike
+    pairs = [(median_time(batched, 1, 0), median_time(loop, 1, 0)) for _ in range(1 + repeats)]
+    t_batch = statistics.median(b for b, _ in pairs[1:])
+    t_loop = statistics.median(lo for _, lo in pairs[1:])
     full = inversion.invert(G, A, y, "iagan", progress=False)
     out = {
         "restarts": restarts,
