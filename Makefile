@@ -11,7 +11,6 @@ BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 JOBS ?= 2
-export MPLBACKEND ?= Agg
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads
 # made one chapter 13x slower (measured 803 s vs 60 s).
 export OMP_WAIT_POLICY ?= PASSIVE
