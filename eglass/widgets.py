@@ -41,7 +41,8 @@ class Explorer:
 
     Args:
         G, A, y, z0, H_Y, H_X: as for :func:`eglass.explore.explore` (``z0`` is ``(1, d)``).
-        distance: optional perceptual distance ``dist(x0, x1) -> (N,)`` shown in the title.
+        distance: optional perceptual distance ``dist(x0, x1) -> (N,)`` shown in the title
+            (and steering the ``"walk"``, :func:`eglass.explore.null_space_walk`).
         threshold, top, eps: direction settings (:func:`eglass.explore.eglass_direction`,
             :func:`eglass.explore.generalized_direction`).
         eta_max: the largest :math:`|\eta|` offered; walks are computed to it once per
@@ -106,7 +107,7 @@ class Explorer:
         if (K, sign) not in self._walks:
             path = null_space_walk(self.G, self.A, self.y, self.z0, dr, sign * self.eta_max,
                                    self.walk_steps, self.settings["top"], refresh=4,
-                                   target=0.9 * self.tau)
+                                   target=0.9 * self.tau, distance=self.distance)
             self._walks[(K, sign)] = path.z
         step = round(abs(eta) / self.eta_max * self.walk_steps)
         return self._walks[(K, sign)][step : step + 1]

@@ -264,17 +264,49 @@ def test_walk_stays_on_measurements_where_the_line_drifts(tiny_problem):
     # with a target error the walk is the straight line while the line stays below it, and
     # is held near it afterwards
     level = line[10].item()
-    held = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, target=level)
+    held = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, target=level,
+                           threshold=None)
     below = int((line <= level).sum())
     assert torch.allclose(held.z[:below], z0 + path.length[:below, None] * dr.d)
     assert held.errors.max().item() < 1.2 * level < line[-1].item()
-    # re-projecting the tangent onto the local near-null space (threshold 0) also works
-    strict = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, threshold=0.0)
-    assert strict.errors.max().item() < 0.1 * line[1:].max().item()
+    # keeping the tangent instead of re-projecting it (threshold None) also works
+    kept = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, threshold=None)
+    assert kept.errors.max().item() < 0.1 * line[1:].max().item()
     # without corrections it is the projected straight walk: error grows
     free = null_space_walk(G, A, y, z0, dr, length=2.0, steps=20, top=4, corrections=0)
     assert free.errors[-1].item() > path.errors[-1].item()
     assert math.isclose(free.correction.sum().item(), 0.0)
+
+
+def test_walk_steered_by_a_distance_moves_farther(tiny_problem):
+    from eglass.distances import PixelDistance
+
+    G, A, y, z0, H_Y, H_X = tiny_problem
+    dist = PixelDistance()
+    dr = eglass_direction(H_Y, H_X, 2, threshold=0.1, top=4)
+    kwargs = dict(length=2.0, steps=20, top=4, corrections=2)
+    plain = null_space_walk(G, A, y, z0, dr, **kwargs)
+    steered = null_space_walk(G, A, y, z0, dr, distance=dist, **kwargs)
+    # the first step has no gradient to follow (the distance is minimal at z0); later steps
+    # turn (whether that ends farther depends on the landscape: the held-out digit test
+    # below checks it where it matters)
+    assert torch.allclose(steered.z[1], plain.z[1])
+    assert (steered.z[-1] - plain.z[-1]).norm() > 0.1
+    # each step's tangent leans towards the distance's gradient more than the plain walk's
+    x0 = G(z0).detach()
+    grad = torch.func.grad(lambda v: dist(G(v.unsqueeze(0)), x0).sum())
+    for k in range(2, 20, 4):
+        cos = [torch.cosine_similarity(grad(w.z[k]), w.z[k + 1] - w.z[k], dim=0).item()
+               for w in (steered, plain)]
+        assert cos[0] > cos[1], f"step {k}: cos steered {cos[0]:.3f}, plain {cos[1]:.3f}"
+    assert steered.errors.max().item() < 1e-6
+    # ascent 0 turns the steering off
+    off = null_space_walk(G, A, y, z0, dr, distance=dist, ascent=0.0, **kwargs)
+    assert torch.equal(off.z, plain.z)
+    with pytest.raises(ValueError, match="ascent must be a finite number >= 0"):
+        null_space_walk(G, A, y, z0, dr, distance=dist, ascent=-1.0, **kwargs)
+    with pytest.raises(TypeError, match="distance must be callable"):
+        null_space_walk(G, A, y, z0, dr, distance=3.0, **kwargs)
 
 
 def test_explore_walk_reads_the_path(tiny_problem):
@@ -471,11 +503,10 @@ def test_heldout_eglass_beats_vK_at_equal_eta(digit_problem):
 
 
 def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
-    """Along the same direction and distance, the straight line leaves the feasible set and
-    the walk does not; the walk keeps changing the image (its largest perceptual change is
-    comparable to the line's at the exit point). Chapter 5 shows that it beats the line's
-    exit value only in a minority of directions on the embedded prior, so that is not
-    asserted here. SR x8 is tested at the strict level, where its lines do leave."""
+    """Along the same starting direction and distance, the straight line leaves the feasible
+    set and the walk does not, and the walk ends up perceptually farther from G(z0) than the
+    line is at the point where it leaves. SR x8 is tested at the strict level, where its lines
+    do leave within the tested distance."""
     from eglass.evaluate import TAU, TAU_STRICT
 
     p = digit_problem
@@ -485,7 +516,8 @@ def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
     exits = 0
     for K in (2, 4, 8):
         dr = eglass_direction(p["H_Y"], p["H_X"], K)
-        path = null_space_walk(G, A, y, z0, dr, 12.0, 24, refresh=4, target=0.9 * tau)
+        path = null_space_walk(G, A, y, z0, dr, 12.0, 24, refresh=4, target=0.9 * tau,
+                               distance=dist)
         assert (path.errors <= tau).all(), f"K={K}: walk error {path.errors.max():.2e}"
         with torch.no_grad():
             line = G(z0 + path.length[:, None] * dr.d)
@@ -495,5 +527,5 @@ def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
             exits += 1
             at_exit = dist(line[out[0, 0] : out[0, 0] + 1], x0).item()
             walked = dist(G(path.z), x0).max().item()
-        assert walked > 0.5 * at_exit, f"K={K}: walk {walked:.3f}, line at exit {at_exit:.3f}"
+        assert walked > at_exit, f"K={K}: walk {walked:.3f}, line at exit {at_exit:.3f}"
     assert exits >= 2, "the straight lines should leave feasibility within the tested length"
