@@ -45,11 +45,13 @@ __all__ = [
     "Direction",
     "Exploration",
     "WalkPath",
+    "WalkVersusLine",
     "eglass_direction",
     "eigenvector_direction",
     "generalized_direction",
     "directions",
     "null_space_walk",
+    "walk_versus_line",
     "explore",
     "evaluate_solutions",
     "concat",
@@ -660,6 +662,91 @@ def null_space_walk(
         correction=torch.tensor(corr, dtype=z.dtype),
         direction=direction,
     )
+
+
+@dataclass
+class WalkVersusLine:
+    r"""A walk and the straight line :math:`z_0 + s\,d` along its starting direction, compared
+    at the same distances :math:`s` (:func:`walk_versus_line`).
+
+    Attributes:
+        path: the :class:`WalkPath` (``S + 1`` points).
+        walk, line: images ``(S + 1, C, H, W)`` of the walk's points and of the line's.
+        walk_change, line_change: perceptual distance of each to :math:`G(z_0)` ``(S + 1,)``.
+        line_errors: measurement errors along the line ``(S + 1,)`` (the walk's are
+            ``path.errors``).
+        tau: the feasibility level compared at.
+        exit: index of the first point where the line's error exceeds ``tau`` (``None`` if
+            it never does within the distance).
+    """
+
+    path: WalkPath
+    walk: torch.Tensor
+    line: torch.Tensor
+    walk_change: torch.Tensor
+    line_change: torch.Tensor
+    line_errors: torch.Tensor
+    tau: float
+    exit: int | None
+
+    @property
+    def line_at_exit(self) -> float | None:
+        """Perceptual change of the line where it leaves the feasible set (``None``: never)."""
+        return None if self.exit is None else self.line_change[self.exit].item()
+
+    @property
+    def walk_farthest(self) -> float:
+        """Largest perceptual change among the walk's feasible points."""
+        feasible = self.path.errors <= self.tau
+        return self.walk_change[feasible].max().item()
+
+
+def walk_versus_line(
+    G: torch.nn.Module,
+    A,
+    y: torch.Tensor,
+    z0: torch.Tensor,
+    direction: Direction | torch.Tensor,
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    tau: float = TAU,
+    length: float = 12.0,
+    steps: int = 24,
+    **walk_options,
+) -> WalkVersusLine:
+    r"""Walk from ``z0`` (:func:`null_space_walk`, holding ``0.9 * tau``, steered by
+    ``distance`` unless ``walk_options`` say otherwise) and follow the straight line along
+    the same starting direction for the same distance; measure both against ``G(z0)``.
+
+    The walk's promise is to stay feasible where the line leaves the feasible set *and* to
+    get perceptually farther than the line is at that point: compare
+    :attr:`WalkVersusLine.walk_farthest` with :attr:`WalkVersusLine.line_at_exit`.
+
+    Args:
+        G, A, y, z0, direction: as for :func:`null_space_walk`.
+        distance: perceptual distance ``dist(x0, x1) -> (N,)``.
+        tau: feasibility level; length, steps: distance walked and number of steps.
+        walk_options: further :func:`null_space_walk` arguments (``top``, ``refresh``,
+            ``threshold``, ``ascent``, ...); ``ascent=0`` walks without steering.
+    """
+    if not tau > 0:
+        raise ValueError(f"tau must be positive, got {tau}")
+    walk_options.setdefault("target", 0.9 * tau)
+    walk_options.setdefault("distance", distance)
+    path = null_space_walk(G, A, y, z0, direction, length, steps, **walk_options)
+    d = direction.d if isinstance(direction, Direction) else direction
+    d = (d / d.norm()).to(z0)
+    with torch.no_grad():
+        x0 = G(z0)
+        walk = G(path.z)
+        line = G(z0 + path.length[:, None] * d)
+        line_errors = measurement_error(A, line, y)
+        left = (line_errors > tau).nonzero()
+        return WalkVersusLine(
+            path=path, walk=walk, line=line, walk_change=distance(walk, x0),
+            line_change=distance(line, x0), line_errors=line_errors, tau=float(tau),
+            exit=int(left[0, 0]) if len(left) else None,
+        )
 
 
 # --------------------------------------------------------------------------- exploration

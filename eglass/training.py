@@ -5,10 +5,12 @@ the appendix of the book calls them for a smoke run and to recompute the quality
 
 Generator recipe (small-data GAN practice): DCGAN :class:`~eglass.models.Generator` with
 BatchNorm, a spectrally normalized :class:`~eglass.models.Discriminator`
-{cite}`miyato2018spectral`, hinge loss, differentiable augmentation (translation + cutout,
-applied to real and fake images alike, {cite}`zhao2020diffaugment`) and an exponential moving
-average (EMA) of the generator weights, whose BatchNorm statistics are re-estimated at the
-end so that ``eval()`` mode matches the averaged weights.
+{cite}`miyato2018spectral` (three strided convolutions), hinge loss, differentiable
+augmentation (random translation, applied to real and fake images alike,
+{cite}`zhao2020diffaugment`) and an exponential moving average (EMA) of the generator
+weights, whose BatchNorm statistics are re-estimated at the end so that ``eval()`` mode
+matches the averaged weights. ``benchmarks/results/prior_recipes.json`` records the recipes
+compared on the way.
 
 Quality figures (:func:`sample_quality`), measured with the classifier:
 
@@ -243,13 +245,14 @@ def train_generator(
     latent_dim: int = 64,
     width: int = 64,
     batch_size: int = 64,
-    lr_g: float = 2e-4,
-    lr_d: float = 2e-4,
+    lr_g: float = 4e-4,
+    lr_d: float = 4e-4,
     betas: tuple[float, float] = (0.0, 0.99),
     loss: str = "hinge",
-    augment: Sequence[str] = ("translation", "cutout"),
+    augment: Sequence[str] = ("translation",),
     ema_decay: float = 0.999,
     r1: float = 0.0,
+    d_refine: bool = False,
     seed: int = 0,
     log_every: int = 0,
     log: Callable[[str], None] | None = None,
@@ -269,6 +272,8 @@ def train_generator(
         ema_decay: decay of the generator weight average (0 disables the EMA).
         r1: weight :math:`\gamma` of the R1 penalty :math:`\frac{\gamma}{2}\|\nabla_x D(x)\|^2`
             on reals {cite}`mescheder2018r1` (0 disables it).
+        d_refine: give the discriminator a 3x3 convolution after each strided one
+            (:class:`~eglass.models.Discriminator` ``refine``).
         callback: called as ``callback(step, G_ema, G_raw)`` every ``callback_every`` steps
             with eval-mode copies of the averaged and of the raw generator (BatchNorm
             statistics re-estimated for both).
@@ -292,14 +297,19 @@ def train_generator(
     history: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        G = Generator(latent_dim, width, images.shape[1]).to(device)
-        D = Discriminator(width, images.shape[1]).to(device)
+        # channels-last tensors: the oneDNN convolutions of both networks run ~1.4x faster
+        # per step on the CPU (measured 0.18 against 0.25 s on 2 threads)
+        cl = torch.channels_last
+        G = Generator(latent_dim, width, images.shape[1]).to(device, memory_format=cl)
+        D = Discriminator(width, images.shape[1], refine=d_refine).to(device, memory_format=cl)
+        images = images.contiguous(memory_format=cl)
         G_ema = copy.deepcopy(G).requires_grad_(False)
         opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
 
         def snapshot(source: Generator) -> Generator:
-            return recalibrate_batchnorm(copy.deepcopy(source), seed=seed + 1)
+            G_eval = copy.deepcopy(source).to(memory_format=torch.contiguous_format)
+            return recalibrate_batchnorm(G_eval, seed=seed + 1)
 
         modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
         first = 1

@@ -18,6 +18,7 @@ from eglass.explore import (
     explore,
     generalized_direction,
     null_space_walk,
+    walk_versus_line,
 )
 
 # ----------------------------------------------------------------------------- helpers
@@ -309,6 +310,30 @@ def test_walk_steered_by_a_distance_moves_farther(tiny_problem):
         null_space_walk(G, A, y, z0, dr, distance=3.0, **kwargs)
 
 
+def test_walk_versus_line_compares_at_equal_distances(tiny_problem):
+    from eglass.distances import PixelDistance
+
+    G, A, y, z0, H_Y, H_X = tiny_problem
+    dist = PixelDistance()
+    dr = eglass_direction(H_Y, H_X, 2, threshold=0.1, top=4)
+    s = torch.linspace(0, 2.0, 21, dtype=torch.float64)
+    with torch.no_grad():
+        line = G(z0 + s[:, None] * dr.d)
+        line_errors = measurement_error(A, line, y)
+    tau = line_errors[10].item()  # the line leaves at its 11th point
+    c = walk_versus_line(G, A, y, z0, dr, dist, tau=tau, length=2.0, steps=20, top=4)
+    assert c.exit == 11 and torch.allclose(c.line, line) and torch.allclose(c.line_errors,
+                                                                           line_errors)
+    with torch.no_grad():
+        assert c.line_at_exit == pytest.approx(dist(line[11:12], G(z0)).item())
+        assert torch.allclose(c.walk_change, dist(G(c.path.z), G(z0)))
+    assert (c.path.errors <= tau).all() and c.walk_farthest == c.walk_change.max().item()
+    never = walk_versus_line(G, A, y, z0, dr, dist, tau=1.0, length=2.0, steps=20, top=4)
+    assert never.exit is None and never.line_at_exit is None
+    with pytest.raises(ValueError, match="tau must be positive"):
+        walk_versus_line(G, A, y, z0, dr, dist, tau=0.0)
+
+
 def test_explore_walk_reads_the_path(tiny_problem):
     G, A, y, z0, H_Y, H_X = tiny_problem
     out = explore(G, A, y, z0, H_Y, H_X, method="walk", Ks=[2], etas=[-1.0, 0.5, 1.0],
@@ -510,22 +535,15 @@ def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
     from eglass.evaluate import TAU, TAU_STRICT
 
     p = digit_problem
-    G, A, y, z0, dist = p["G"], p["A"], p["y"], p["z0"], p["dist"]
     tau = TAU_STRICT if p["name"] == "sr8" else TAU
-    x0 = G(z0)
     exits = 0
     for K in (2, 4, 8):
         dr = eglass_direction(p["H_Y"], p["H_X"], K)
-        path = null_space_walk(G, A, y, z0, dr, 12.0, 24, refresh=4, target=0.9 * tau,
-                               distance=dist)
-        assert (path.errors <= tau).all(), f"K={K}: walk error {path.errors.max():.2e}"
-        with torch.no_grad():
-            line = G(z0 + path.length[:, None] * dr.d)
-            out = (measurement_error(A, line, y) > tau).nonzero()
-            if not len(out):
-                continue
-            exits += 1
-            at_exit = dist(line[out[0, 0] : out[0, 0] + 1], x0).item()
-            walked = dist(G(path.z), x0).max().item()
-        assert walked > at_exit, f"K={K}: walk {walked:.3f}, line at exit {at_exit:.3f}"
+        c = walk_versus_line(p["G"], p["A"], p["y"], p["z0"], dr, p["dist"], tau=tau, refresh=4)
+        assert (c.path.errors <= tau).all(), f"K={K}: walk error {c.path.errors.max():.2e}"
+        if c.exit is None:
+            continue
+        exits += 1
+        assert c.walk_farthest > c.line_at_exit, (
+            f"K={K}: walk {c.walk_farthest:.3f}, line at exit {c.line_at_exit:.3f}")
     assert exits >= 2, "the straight lines should leave feasibility within the tested length"
