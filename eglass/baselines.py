@@ -594,7 +594,7 @@ def run_eglass(
     keys of ``EGLASS_INVERSION`` (the arguments of :func:`eglass.inversion.invert`), ``explore``
     passes Algorithm 1 settings (``threshold``, ``top``) to :func:`eglass.explore.explore`."""
     from .explore import explore as _explore
-    from .geometry import measurement_metric, perceptual_metric
+    from .geometry import metrics
     from .inversion import invert
 
     inversion = {**EGLASS_INVERSION, **(inversion or {})}
@@ -603,8 +603,8 @@ def run_eglass(
     def setup():
         inv = invert(G, A, y, seed=seed, progress=False, back_project=False, **inversion)
         Gf, z0 = inv.generator, inv.z
-        state.update(G=Gf, z0=z0, H_Y=measurement_metric(Gf, A, z0),
-                     H_X=perceptual_metric(Gf, distance, z0), inv_error=float(inv.errors[0]))
+        H_Y, H_X = metrics(Gf, A, distance, z0)
+        state.update(G=Gf, z0=z0, H_Y=H_Y, H_X=H_X, inv_error=float(inv.errors[0]))
 
     Ks = list(Ks)
 

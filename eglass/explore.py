@@ -1145,7 +1145,7 @@ def starting_points(
 ) -> list[StartingPoint]:
     """Invert ``G`` on measurements ``y`` ``(N, ...)`` (:func:`eglass.inversion.invert`, one
     batch) and compute :math:`H_Y, H_X` at each solution: ``N`` starting points."""
-    from .geometry import measurement_metric, perceptual_metric
+    from .geometry import metrics
     from .inversion import invert
 
     invert_kwargs.setdefault("progress", False)
@@ -1153,9 +1153,9 @@ def starting_points(
     points = []
     for i in range(len(result)):
         Gi, zi = result.generators[i], result.z[i : i + 1]
+        H_Y, H_X = metrics(Gi, A, distance, zi)
         points.append(StartingPoint(
-            G=Gi, A=A, y=y[i : i + 1], z0=zi, x0=result.x[i : i + 1],
-            H_Y=measurement_metric(Gi, A, zi), H_X=perceptual_metric(Gi, distance, zi),
+            G=Gi, A=A, y=y[i : i + 1], z0=zi, x0=result.x[i : i + 1], H_Y=H_Y, H_X=H_X,
             distance=distance,
         ))
     return points

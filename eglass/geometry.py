@@ -33,7 +33,9 @@ from .utils import check_finite, check_generator, make_generator
 
 __all__ = [
     "jacobian",
+    "pushforward",
     "measurement_metric",
+    "metrics",
     "perceptual_metric",
     "eigh_desc",
     "MetricHVP",
@@ -148,13 +150,37 @@ def jacobian(
         rows = torch.func.vmap(lambda u: pullback(u)[0], chunk_size=chunk_size)(cotangents)
         return rows.reshape(P, d).detach()
     tangents = torch.eye(d, dtype=z.dtype, device=z.device).unsqueeze(1)  # (d, 1, d)
+    return pushforward(fn, z, tangents, chunk_size).reshape(d, -1).T
+
+
+def pushforward(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    tangents: torch.Tensor,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    r"""Jacobian-vector products :math:`J_f(x)\, v_k` for a batch of tangents, forward mode.
+
+    Args:
+        fn: a function of ``x`` returning any tensor.
+        x: the point, any shape.
+        tangents: ``(k, *x.shape)``, one tangent per row.
+        chunk_size: tangents per vectorized pass (``None``: all at once).
+
+    Returns:
+        ``(k, *fn(x).shape)``.
+    """
+    if tangents.shape[1:] != x.shape:
+        raise ValueError(
+            f"tangents must have shape (k,{','.join(map(str, x.shape))}), "
+            f"got {tuple(tangents.shape)}"
+        )
 
     def column(v: torch.Tensor) -> torch.Tensor:
-        return torch.func.jvp(fn, (z,), (v,))[1]
+        return torch.func.jvp(fn, (x,), (v,))[1]
 
     with torch.no_grad():
-        cols = torch.func.vmap(column, chunk_size=chunk_size)(tangents)  # (d, *out)
-    return cols.reshape(d, -1).T
+        return torch.func.vmap(column, chunk_size=chunk_size)(tangents)
 
 
 def _gram(J: torch.Tensor) -> torch.Tensor:
@@ -196,6 +222,30 @@ def perceptual_metric(
     """
     z = _one_latent(G, z)
     return _gram(jacobian(_featurize(G, dist), z, chunk_size))
+
+
+def metrics(
+    G: nn.Module, A: Callable, dist, z: torch.Tensor, *, chunk_size: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Both metrics at once, :math:`(H_Y(z_0), H_X(z_0))`, sharing the generator's Jacobian.
+
+    The image Jacobian :math:`J_G` (``d`` tangent images, one forward-mode pass through
+    ``G``) is pushed through ``A`` and through the distance's features (:func:`pushforward`):
+    :math:`J_\phi = J_A J_G` and :math:`J_F = J_{F \circ x} J_G` by the chain rule, exactly
+    what :func:`measurement_metric` and :func:`perceptual_metric` compute, for one pass of
+    ``G`` instead of two. Same arguments and results as those two.
+    """
+    z = _one_latent(G, z)
+    _measure(G, A, z)  # checks that A accepts what G produces
+    _featurize(G, dist)  # checks that dist is a Distance
+    with torch.no_grad():
+        x0 = G(z)
+    d = z.shape[1]
+    eye = torch.eye(d, dtype=z.dtype, device=z.device).unsqueeze(1)  # (d, 1, d)
+    images = pushforward(G, z, eye, chunk_size)  # (d, 1, C, H, W): the columns of J_G
+    J_phi = pushforward(A, x0, images, chunk_size).reshape(d, -1).T
+    J_F = pushforward(dist.flat_features, x0, images, chunk_size).reshape(d, -1).T
+    return _gram(J_phi), _gram(J_F)
 
 
 def _check_square(name: str, H: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,10 @@ from eglass.geometry import (
     jacobian,
     measurement_hvp,
     measurement_metric,
+    metrics,
     perceptual_hvp,
     perceptual_metric,
+    pushforward,
     reference_hessian,
     spectrum_figure,
     top_eigs,
@@ -115,6 +117,40 @@ def test_perceptual_metric_equals_double_backprop(kind):
     ref = reference_hessian(G, z, dist=dist)
     assert _rel(H, ref) <= 1e-5
     _check_psd(H)
+
+
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_metrics_share_the_generator_jacobian(chunk):
+    from eglass.distances import default_distance
+    from eglass.models import DigitClassifier, Generator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        G = Generator(latent_dim=6, width=8).double().eval()
+        dist = default_distance(DigitClassifier().double().eval())
+    z = _latent(6, 5)
+    for A in (SuperResolution(4), Inpainting(box_mask(32, 12)), _Matrix(40, 1024, seed=2)):
+        H_Y, H_X = metrics(G, A, dist, z, chunk_size=chunk)
+        assert _rel(H_Y, measurement_metric(G, A, z)) <= 1e-10
+        assert _rel(H_X, perceptual_metric(G, dist, z)) <= 1e-10
+        assert _rel(H_Y, reference_hessian(G, z, A=A)) <= 1e-5
+        _check_psd(H_Y)
+        _check_psd(H_X)
+    with pytest.raises(ValueError, match="cannot be applied to this generator's output"):
+        metrics(G, SuperResolution(5), dist, z)
+    with pytest.raises(TypeError, match="must be an eglass.distances.Distance"):
+        metrics(G, SuperResolution(4), object(), z)
+
+
+def test_pushforward_is_a_batch_of_jvps(tiny_generator):
+    z = _latent(8, 6)
+    V = torch.randn(5, 1, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    out = pushforward(tiny_generator, z, V)
+    J = torch.autograd.functional.jacobian(tiny_generator, z).reshape(120, 8)
+    assert out.shape == (5, 1, 1, 12, 10)
+    assert torch.allclose(out.reshape(5, 120), V[:, 0] @ J.T, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"tangents must have shape \(k,1,8\)"):
+        pushforward(tiny_generator, z, V[:, 0])
 
 
 def test_pixel_metric_is_scaled_generator_gram(tiny_generator):
