@@ -305,12 +305,11 @@ def test_benchmark_problems_and_error_plot(tiny_generator):
 def test_heldout_digits_iagan_is_feasible_and_fits_better_than_latent(capsys):
     """The embedded prior on 10 held-out digits (one per class), the book's four problems.
 
-    IAGAN with the default budgets: mean error below the strict threshold everywhere (every
-    digit but one CS digit), never a higher error than the latent fit, lower on average
-    (SR x8: the latent fit already reaches tol, so no fine-tuning runs; fine-tuning on
-    without early stopping does fit below it); PSNR to the truth of every candidate printed;
-    IAGAN gains PSNR on SR x4 and CS and loses on inpainting and (marginally) SR x8 — bounded
-    below, reported in the chapter. Back-projection never loses PSNR.
+    IAGAN with the default budgets: every digit below the strict threshold, never a higher
+    error than the latent fit and lower on average, fine-tuning on without early stopping
+    fits further still; PSNR to the truth of every candidate printed; IAGAN gains PSNR on SR
+    x4, inpainting and CS and is level on SR x8 (measured -0.002 dB: the defaults were chosen
+    to lose least there, benchmarks/inversion.py). Back-projection never loses PSNR.
     """
     from eglass.data import mnist
     from eglass.models import load_generator
@@ -328,19 +327,16 @@ def test_heldout_digits_iagan_is_feasible_and_fits_better_than_latent(capsys):
     with capsys.disabled():
         print("\n", summarize(comparisons).round(4).to_string())
     # Measured with the embedded prior (see the closing note of book/02_gan_inversion.ipynb):
-    # CS leaves 1 digit of 10 just above the strict threshold, and fine-tuning loses PSNR on
-    # inpainting (-0.6 dB; latent + BP is the best candidate there) and marginally on SR x8.
-    feasible_count = {"CS (m=100)": 9}  # of 10
-    psnr_slack = {"SR x8": 0.05, "inpainting (box)": 1.0}
+    # SR x8 is level within 0.01 dB (16 measurements: the latent fit already nearly reaches
+    # them and fine-tuning can only rewrite the null space).
+    psnr_slack = {"SR x8": 0.01}
     for name, c in comparisons.items():
         latent = c["latent"]
-        assert errors[name].mean() < TAU_STRICT, (name, errors[name])
-        count = int((errors[name] < TAU_STRICT).sum())
-        assert count >= feasible_count.get(name, 10), (name, errors[name])
+        assert (errors[name] < TAU_STRICT).all(), (name, errors[name])
         # a digit the latent fit already brought below tol is not fine-tuned: equal errors,
         # up to float rounding between the vmapped copies and G
         assert (errors[name] <= latent["error"] * (1 + 1e-4)).all(), name
-        assert errors[name].mean() < latent["error"].mean() or name == "SR x8", name
+        assert errors[name].mean() < latent["error"].mean(), name
         assert further[name].mean() < latent["error"].mean(), name
         slack = psnr_slack.get(name, 0.0)
         assert c["iagan"]["psnr"].mean() >= latent["psnr"].mean() - slack, name
