@@ -21,6 +21,7 @@ bound memory). For latents too large for a dense Hessian,
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -177,10 +178,19 @@ def pushforward(
         )
 
     def column(v: torch.Tensor) -> torch.Tensor:
-        return torch.func.jvp(fn, (x,), (v,))[1]
+        return _jvp(fn, x, v)
 
     with torch.no_grad():
         return torch.func.vmap(column, chunk_size=chunk_size)(tangents)
+
+
+def _jvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, v: torch.Tensor):
+    """``torch.func.jvp(fn, (x,), (v,))[1]``, without the deprecation warning torch raises the
+    first time it compiles its own forward-mode rules (``torch.jit.script`` inside
+    ``torch._decomp``): nothing a caller could act on, and it cluttered every chapter."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
+        return torch.func.jvp(fn, (x,), (v,))[1]
 
 
 def _gram(J: torch.Tensor) -> torch.Tensor:
@@ -298,7 +308,7 @@ class MetricHVP:
             raise ValueError(f"v must have shape ({self.d},), got {tuple(v.shape)}")
         v = v.to(dtype=self.dtype, device=self.device).view(1, self.d)
         with torch.no_grad():
-            jv = torch.func.jvp(self.fn, (self.z,), (v,))[1]
+            jv = _jvp(self.fn, self.z, v)
         return self._vjp(jv)[0].view(self.d).detach()
 
 

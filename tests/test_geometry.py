@@ -300,3 +300,23 @@ def test_images_along_and_figures(tiny_generator):
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
     fig = coupling_figure({"a": coupling(V, V), "b": coupling(V, V)}, n=4)
     assert fig.axes[0].images[0].get_array().shape == (4, 4)
+
+
+def test_forward_mode_raises_no_torch_deprecation_warning():
+    """The first torch.func.jvp of a process makes torch script its own decompositions and warn
+    that torch.jit.script is deprecated; eglass silences exactly that one (a fresh process, so
+    that the first call is really the first)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; from eglass.geometry import metrics, perceptual_hvp;"
+        "from eglass.distances import PixelDistance; from eglass.operators import SuperResolution;"
+        "from eglass.models import Generator;"
+        "G = Generator(8, 16).eval(); z = torch.zeros(1, 8);"
+        "metrics(G, SuperResolution(4), PixelDistance(), z);"
+        "perceptual_hvp(G, PixelDistance(), z)(torch.ones(8))"
+    )
+    run = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
