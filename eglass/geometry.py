@@ -184,10 +184,13 @@ def pushforward(
         return torch.func.vmap(column, chunk_size=chunk_size)(tangents)
 
 
-def _jvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, v: torch.Tensor):
+def _jvp(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, v: torch.Tensor
+) -> torch.Tensor:
     """``torch.func.jvp(fn, (x,), (v,))[1]``, without the deprecation warning torch raises the
     first time it compiles its own forward-mode rules (``torch.jit.script`` inside
-    ``torch._decomp``): nothing a caller could act on, and it cluttered every chapter."""
+    ``torch._decomp``): nothing a caller could act on, and it filled a stderr block in the
+    book's chapters."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
         return torch.func.jvp(fn, (x,), (v,))[1]
