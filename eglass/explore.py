@@ -734,7 +734,7 @@ def walk_versus_line(
     walk_options.setdefault("target", 0.9 * tau)
     walk_options.setdefault("distance", distance)
     path = null_space_walk(G, A, y, z0, direction, length, steps, **walk_options)
-    d = direction.d if isinstance(direction, Direction) else direction
+    d = path.direction.d
     d = (d / d.norm()).to(z0)
     with torch.no_grad():
         x0 = G(z0)

@@ -91,26 +91,35 @@ def _one_latent(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return z.detach().reshape(1, d)
 
 
-def _measure(G: nn.Module, A: Callable, z: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``w -> A(G(w))``, after checking once that ``A`` accepts what ``G`` produces."""
-    with torch.no_grad():
-        x = G(z)
-        try:
+def _check_operator(A: Callable, x: torch.Tensor) -> None:
+    """Check that ``A`` accepts the generator's output ``x``."""
+    try:
+        with torch.no_grad():
             A(x)
-        except (RuntimeError, ValueError, TypeError) as err:
-            raise ValueError(
-                f"the operator {type(A).__name__} cannot be applied to this generator's output "
-                f"of shape {tuple(x.shape)}: {err}"
-            ) from err
-    return lambda w: A(G(w))
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(
+            f"the operator {type(A).__name__} cannot be applied to this generator's output "
+            f"of shape {tuple(x.shape)}: {err}"
+        ) from err
 
 
-def _featurize(G: nn.Module, dist) -> Callable[[torch.Tensor], torch.Tensor]:
+def _check_distance(dist) -> None:
     if not hasattr(dist, "flat_features"):
         raise TypeError(
             "dist must be an eglass.distances.Distance (with features(x)), "
             f"got {type(dist).__name__}"
         )
+
+
+def _measure(G: nn.Module, A: Callable, z: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``w -> A(G(w))``, after checking once that ``A`` accepts what ``G`` produces."""
+    with torch.no_grad():
+        _check_operator(A, G(z))
+    return lambda w: A(G(w))
+
+
+def _featurize(G: nn.Module, dist) -> Callable[[torch.Tensor], torch.Tensor]:
+    _check_distance(dist)
     return lambda w: dist.flat_features(G(w))
 
 
@@ -249,10 +258,10 @@ def metrics(
     ``G`` instead of two. Same arguments and results as those two.
     """
     z = _one_latent(G, z)
-    _measure(G, A, z)  # checks that A accepts what G produces
-    _featurize(G, dist)  # checks that dist is a Distance
+    _check_distance(dist)
     with torch.no_grad():
         x0 = G(z)
+    _check_operator(A, x0)
     d = z.shape[1]
     eye = torch.eye(d, dtype=z.dtype, device=z.device).unsqueeze(1)  # (d, 1, d)
     images = pushforward(G, z, eye, chunk_size)  # (d, 1, C, H, W): the columns of J_G
