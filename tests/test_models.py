@@ -182,6 +182,18 @@ def test_training_smoke_is_reproducible(tmp_path):
     assert torch.equal(c1(x[:5]), c2(x[:5]))
 
 
+def test_discriminator_width_can_differ_from_the_generator(tmp_path):
+    x = mnist("train")[0][::45]
+    state = tmp_path / "state.pt"
+    training.train_generator(x, steps=1, width=8, d_width=12, batch_size=8, seed=0,
+                             state_path=state, state_every=1)
+    saved = torch.load(state, weights_only=True)
+    assert saved["G"]["fc.weight"].shape == (4 * 8 * 16, 64)
+    widths = [v.shape[0] for k, v in saved["D"].items()
+              if k.endswith("weight.original") and v.dim() == 4]
+    assert widths == [12, 24, 48]
+
+
 def test_recalibrated_batchnorm_matches_population_statistics():
     G = models.Generator(latent_dim=16, width=8)
     training.recalibrate_batchnorm(G, batches=8, batch_size=256, seed=0)
