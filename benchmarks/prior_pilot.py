@@ -30,11 +30,12 @@ from eglass.data import mnist
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shipped_generator_settings() -> dict:
+def load_train_prior():
+    """``scripts/train_prior.py`` as a module: its settings and its progress scoring."""
     spec = importlib.util.spec_from_file_location("train_prior", ROOT / "scripts/train_prior.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return dict(module.DEFAULTS["generator"])
+    return module
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    settings = shipped_generator_settings()
+    train_prior = load_train_prior()
+    settings = dict(train_prior.DEFAULTS["generator"])
     allowed = set(settings) | {"d_width"}
     unknown = set(args.changes) - allowed
     if unknown:
@@ -63,11 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
 
     def score(step: int, G_ema, G_raw) -> None:
-        row = {"step": step, "seconds": round(time.perf_counter() - start)}
-        for label, G in (("ema", G_ema), ("raw", G_raw)):
-            q = training.sample_quality(G, classifier, x_test, n=2000, seed=7)
-            row[label] = {k: round(q[k], 4) for k in
-                          ("confidence", "min_class_fraction", "max_class_fraction", "frechet")}
+        row = {"step": step, "seconds": round(time.perf_counter() - start),
+               **train_prior.progress_scores(G_ema, G_raw, classifier, x_test, seed=0)}
         progress.append(row)
         print(json.dumps(row), flush=True)
         record = {"name": args.name, "config": args.changes, "progress": progress}

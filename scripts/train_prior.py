@@ -79,6 +79,16 @@ def train_classifier(out: Path, seed: int, x_train, y_train, x_test, y_test) -> 
     log(f"classifier: {figures}")
 
 
+def progress_scores(G_ema, G_raw, classifier, x_test, seed: int) -> dict:
+    """The figures recorded during training: the EMA and the raw generator on 2,000 samples."""
+    scores = {}
+    for label, module in (("ema", G_ema), ("raw", G_raw)):
+        q = training.sample_quality(module, classifier, x_test, n=2000, seed=seed + 7)
+        scores[label] = {k: round(q[k], 4) for k in
+                         ("confidence", "min_class_fraction", "max_class_fraction", "frechet")}
+    return scores
+
+
 def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) -> None:
     cfg = dict(DEFAULTS["generator"])
     if steps is not None:
@@ -88,11 +98,7 @@ def train_generator(out: Path, seed: int, steps: int | None, x_train, x_test) ->
     progress_figures = []
 
     def progress(step: int, G, G_raw) -> None:
-        row = {"step": step}
-        for label, module in (("ema", G), ("raw", G_raw)):
-            q = training.sample_quality(module, clf, x_test, n=2000, seed=seed + 7)
-            row[label] = {k: round(q[k], 4) for k in
-                          ("confidence", "min_class_fraction", "max_class_fraction", "frechet")}
+        row = {"step": step, **progress_scores(G, G_raw, clf, x_test, seed)}
         progress_figures.append(row)
         log(f"progress (2,000 samples): {json.dumps(row)}")
         models.save_checkpoint(G, out / f"mnist-dcgan.step{step}.pt")
