@@ -29,7 +29,7 @@ import torch
 
 from eglass import inversion
 from eglass.data import mnist
-from eglass.models import load_generator
+from eglass.models import load_generator, registry
 from eglass.utils import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inversion.json"
@@ -155,6 +155,8 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
+    weights = {"mnist-dcgan": registry()["mnist-dcgan"]["sha256"]}
+    results["weights_sha256"] = weights
     if args.part in ("speed", "all"):
         results["speed"] = speed(G)
     if args.part in ("defaults", "all"):
@@ -169,7 +171,8 @@ def main() -> None:
         latent_kw = {"restarts": args.restarts, "steps": args.latent_steps, "seed": 0}
         sweeps = results.setdefault("sweeps", [])
         sweeps.append(
-            {"latent": latent_kw, "problems": sweep(G, settings, latent_kw, args.problems)}
+            {"latent": latent_kw, "weights_sha256": weights,
+             "problems": sweep(G, settings, latent_kw, args.problems)}
         )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -92,9 +92,9 @@ class Discriminator(nn.Module):
 
     Three stride-2 4x4 convolutions (32 -> 16 -> 8 -> 4; widths ``w, 2w, 4w``), each followed
     by LeakyReLU(0.2) -- and, with ``refine=True``, by a 3x3 convolution + LeakyReLU at the same
-    resolution -- then a linear read-out. Used only for training. ``refine=False`` (the
-    embedded prior's recipe) costs about 40 % of the compute of ``refine=True``, which was
-    the provisional prior's.
+    resolution -- then a linear read-out. Used only for training. The embedded prior was
+    trained with ``refine=True`` at width 32, which costs about as much per step as
+    ``refine=False`` at width 48 and trains a much better generator (the book's appendix).
     """
 
     def __init__(self, width: int = 64, channels: int = 1, refine: bool = False):

@@ -5,11 +5,11 @@ the appendix of the book calls them for a smoke run and to recompute the quality
 
 Generator recipe (small-data GAN practice): DCGAN :class:`~eglass.models.Generator` with
 BatchNorm, a spectrally normalized :class:`~eglass.models.Discriminator`
-{cite}`miyato2018spectral` (three strided convolutions), hinge loss, differentiable
-augmentation (random translation, applied to real and fake images alike,
-{cite}`zhao2020diffaugment`) and an exponential moving average (EMA) of the generator
-weights, whose BatchNorm statistics are re-estimated at the end so that ``eval()`` mode
-matches the averaged weights. ``benchmarks/results/prior_recipes.json`` records the recipes
+{cite}`miyato2018spectral` (three strided convolutions, each followed by a 3x3 one), hinge
+loss, differentiable augmentation (random translation, applied to real and fake images alike,
+{cite}`zhao2020diffaugment`) and an exponential moving average (EMA) of the generator weights,
+whose BatchNorm statistics are re-estimated at the end so that ``eval()`` mode matches the
+averaged weights. ``benchmarks/results/prior_recipes.json`` records the recipes
 compared on the way.
 
 Quality figures (:func:`sample_quality`), measured with the classifier:

@@ -6,8 +6,8 @@ writes ``mnist-cnn.pt`` and ``mnist-dcgan.pt`` into ``eglass/weights/`` (or ``--
 records their SHA-256 in ``registry.json`` and the quality figures in ``quality.json``.
 Deterministic for a given seed and thread count (``--threads``, default 2: the shipped
 weights were trained with two threads). Measured wall time on the 2-core machine, otherwise
-idle: 41 min in all -- 1.4 min (classifier) + 37 min (generator, 15,000 steps, with a
-quality check of 2,000 samples every 1,000 steps) + 2.3 min (quality figures).
+idle: 40 min in all -- 1.4 min (classifier) + 36 min (generator, 15,000 steps, with a
+quality check of 2,000 samples every 1,000 steps) + 2.2 min (quality figures).
 ``--only classifier|generator`` retrains one network (the generator's quality figures
 need the classifier already in ``--out``);
 ``--only quality`` re-measures the generator's quality figures without training.
@@ -33,7 +33,7 @@ DEFAULTS = {
     "generator": {"steps": 15000, "latent_dim": 64, "width": 48, "batch_size": 64,
                   "lr_g": 4e-4, "lr_d": 4e-4, "betas": [0.0, 0.99], "loss": "hinge",
                   "augment": ["translation"], "ema_decay": 0.999, "r1": 0.0,
-                  "d_refine": False},
+                  "d_refine": True, "d_width": 32},
     "quality": {"n": 10_000, "inversion_images": 100, "inversion_steps": 300,
                 "inversion_restarts": 4},
 }
