@@ -430,6 +430,7 @@ def _jacobian(G: torch.nn.Module, A, z: torch.Tensor) -> torch.Tensor:
 
 
 _DAMPING = torch.tensor([1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0])  # LM damping, relative to lambda_max
+_HALVINGS = 3  # null_space_walk: a step whose correction fails is split, down to 1/8 of it
 
 
 def _range_basis(J: torch.Tensor, top: int, rtol: float = 1e-6) -> torch.Tensor:
@@ -500,7 +501,10 @@ def null_space_walk(
        :math:`z \leftarrow z - B (M + \lambda I)^{-1} B^\top J^\top (\phi(z) - y)`, with
        :math:`\lambda / \lambda_{\max}(M) \in \{10^{-3}, \dots, 10^{2}\}` tried in
        one batched generator call and the best kept if it lowers the residual; up to
-       ``corrections`` times.
+       ``corrections`` times. With a ``target > 0``, a step whose corrected error is still
+       above ``target`` is redone as two half steps along the same tangent, down to an eighth
+       of a step (step-size control: the errors of the returned points are what they are,
+       ``WalkPath.errors``).
 
     :math:`J` is recomputed exactly (``d`` batched JVPs, :func:`eglass.geometry.jacobian`)
     every ``refresh`` steps and kept up to date in between by Broyden rank-one updates
@@ -599,6 +603,45 @@ def null_space_walk(
             """Gradient of ``distance(G(w), G(z0))`` at one latent ``(d,)``."""
             return torch.func.grad(lambda v: distance(G(v.unsqueeze(0)), x0).sum())(w)
 
+    def correct(z, r, J, B):
+        """Gauss-Newton corrections within ``span(B)``; returns ``z, r, J`` and the distance
+        moved."""
+        moved, fresh = 0.0, False
+        for _ in range(corrections):
+            if error(r) <= target:
+                break
+            with _one_thread():
+                JB = J @ B
+                lam, Q = torch.linalg.eigh(JB.T @ JB)
+                g = Q.T @ (JB.T @ r)
+                damping = lam.max().clamp_min(1e-30) * _DAMPING.to(lam)
+                deltas = -(B @ Q @ (g[:, None] / (lam[:, None] + damping[None, :]))).T
+            r_all = residual(z + deltas)
+            best = r_all.norm(dim=1).argmin()
+            if r_all[best].norm() >= r.norm():
+                if fresh:
+                    break
+                J, fresh = _jacobian(G, A, z).detach(), True  # Broyden J too stale: refresh
+                continue
+            delta, r_try = deltas[best], r_all[best]
+            step = delta.norm()
+            J = J + torch.outer(r_try - r - J @ delta, delta) / step.pow(2)
+            z, r = z + delta, r_try
+            moved += step.item()
+        return z, r, J, moved
+
+    def advance(z, r, J, t, B, h, halvings):
+        """Predict ``h`` along ``t``, then correct; while the corrected error stays above a
+        ``target > 0``, redo the step as two halves (at most ``halvings`` times)."""
+        r_new = residual(z + h * t)
+        J_new = J + torch.outer(r_new - r - h * (J @ t), t) / h  # Broyden, |dz| = h
+        z_new, r_new, J_new, moved = correct(z + h * t, r_new, J_new, B)
+        if target == 0 or error(r_new) <= target or halvings == 0:
+            return z_new, r_new, J_new, moved
+        z, r, J, first = advance(z, r, J, t, B, h / 2, halvings - 1)
+        z, r, J, second = advance(z, r, J, t, B, h / 2, halvings - 1)
+        return z, r, J, first + second
+
     r = residual(z)
     zs, errs, corr = [z.clone()], [error(r)], [0.0]
     J = None
@@ -625,33 +668,9 @@ def null_space_walk(
                     "the walking direction lies in the measurement-sensitive subspace "
                     f"span(U_top) (top={top}); use a smaller top or another direction")
             t = t / norm
-        r_new = residual(z + h * t)
-        J = J + torch.outer(r_new - r - h * (J @ t), t) / h  # Broyden, |dz| = h, dz/h = t
-        z, r = z + h * t, r_new
         with _one_thread():
             B = torch.linalg.qr(torch.cat([t.unsqueeze(1), eye], dim=1))[0][:, 1:]  # t-perp
-        moved, fresh = 0.0, False
-        for _ in range(corrections):
-            if error(r) <= target:
-                break
-            with _one_thread():
-                JB = J @ B
-                lam, Q = torch.linalg.eigh(JB.T @ JB)
-                g = Q.T @ (JB.T @ r)
-                damping = lam.max().clamp_min(1e-30) * _DAMPING.to(lam)
-                deltas = -(B @ Q @ (g[:, None] / (lam[:, None] + damping[None, :]))).T
-            r_all = residual(z + deltas)
-            best = r_all.norm(dim=1).argmin()
-            if r_all[best].norm() >= r.norm():
-                if fresh:
-                    break
-                J, fresh = _jacobian(G, A, z).detach(), True  # Broyden J too stale: refresh
-                continue
-            delta, r_try = deltas[best], r_all[best]
-            step = delta.norm()
-            J = J + torch.outer(r_try - r - J @ delta, delta) / step.pow(2)
-            z, r = z + delta, r_try
-            moved += step.item()
+        z, r, J, moved = advance(z, r, J, t, B, h, _HALVINGS)
         zs.append(z.clone())
         errs.append(error(r))
         corr.append(moved)
