@@ -6,7 +6,7 @@ writes ``mnist-cnn.pt`` and ``mnist-dcgan.pt`` into ``eglass/weights/`` (or ``--
 records their SHA-256 in ``registry.json`` and the quality figures in ``quality.json``.
 Deterministic for a given seed and thread count (``--threads``, default 2: the shipped
 weights were trained with two threads). Measured wall time on the 2-core machine, otherwise
-idle: 40 min in all -- 1.4 min (classifier) + 36 min (generator, 15,000 steps, with a
+idle: 41 min in all -- 1.4 min (classifier) + 37 min (generator, 15,000 steps, with a
 quality check of 2,000 samples every 1,000 steps) + 2.2 min (quality figures).
 ``--only classifier|generator`` retrains one network (the generator's quality figures
 need the classifier already in ``--out``);
