@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     train_prior = load_train_prior()
     settings = dict(train_prior.DEFAULTS["generator"])
-    allowed = set(settings) | {"d_width"}
+    allowed = set(settings)
     unknown = set(args.changes) - allowed
     if unknown:
         raise SystemExit(f"unknown settings {sorted(unknown)}; expected some of {sorted(allowed)}")

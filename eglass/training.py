@@ -9,8 +9,8 @@ BatchNorm, a spectrally normalized :class:`~eglass.models.Discriminator`
 loss, differentiable augmentation (random translation, applied to real and fake images alike,
 {cite}`zhao2020diffaugment`) and an exponential moving average (EMA) of the generator weights,
 whose BatchNorm statistics are re-estimated at the end so that ``eval()`` mode matches the
-averaged weights. ``benchmarks/results/prior_recipes.json`` records the recipes
-compared on the way.
+averaged weights. ``benchmarks/results/prior_recipes.json`` records the recipes compared on
+the way.
 
 Quality figures (:func:`sample_quality`), measured with the classifier:
 
