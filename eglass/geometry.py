@@ -627,7 +627,7 @@ def coupling_figure(
     fig, axes = plt.subplots(1, len(couplings), figsize=(1.15 * size * len(couplings), size),
                              squeeze=False)
     for ax, (label, C) in zip(axes[0], couplings.items(), strict=True):
-        C = C.detach().abs().cpu()
+        C = C.detach().abs().cpu().numpy()
         if n is not None:
             C = C[:n, :n]
         im = ax.imshow(C, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
