@@ -7,6 +7,7 @@ give latent directions that change the image a lot and the measurements hardly a
 Submodules are imported on first use so that ``import eglass`` stays cheap::
 
     from eglass import operators, models, inversion, geometry, explore
+    from eglass.problem import InverseProblem
 """
 
 from __future__ import annotations
@@ -17,16 +18,22 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "baselines",
+    "comparison",
     "data",
+    "directions",
     "distances",
     "evaluate",
     "explore",
+    "figures",
     "geometry",
     "inversion",
     "models",
     "operators",
-    "plotting",
+    "problem",
+    "results",
+    "training",
     "utils",
+    "walk",
     "widgets",
 )
 

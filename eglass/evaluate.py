@@ -17,7 +17,16 @@ import torch
 
 from .utils import check_images
 
-__all__ = ["TAU", "TAU_STRICT", "measurement_error", "feasible", "psnr", "Diversity", "diversity"]
+__all__ = [
+    "TAU",
+    "TAU_STRICT",
+    "measurement_error",
+    "residual_error",
+    "feasible",
+    "psnr",
+    "Diversity",
+    "diversity",
+]
 
 TAU = 1e-2
 TAU_STRICT = 1e-3
@@ -41,7 +50,17 @@ def measurement_error(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             f"y has shape {tuple(y.shape)} but A(x) has shape {tuple(ax.shape)}; "
             "expected equal shapes (or a batch of 1 to broadcast)"
         )
-    return ((ax - y) / 2).pow(2).flatten(1).mean(dim=1)
+    return residual_error(ax - y)
+
+
+def residual_error(residual: torch.Tensor) -> torch.Tensor:
+    r"""The measurement error of residuals :math:`r = A x - y` ``(N, ...)``:
+    :math:`\operatorname{mean}((r/2)^2)` per row, ``(N,)``.
+
+    >>> residual_error(torch.full((1, 4), 0.2))
+    tensor([0.0100])
+    """
+    return (residual / 2).pow(2).flatten(1).mean(dim=1)
 
 
 def feasible(A, x: torch.Tensor, y: torch.Tensor, tau: float = TAU) -> torch.Tensor:

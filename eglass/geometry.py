@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,8 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch import nn
 
-from .utils import check_finite, check_generator, make_generator
+from .problem import InverseProblem, accepts_problem
+from .utils import check_finite, make_generator
 
 __all__ = [
     "jacobian",
@@ -51,76 +52,7 @@ __all__ = [
     "homogeneity",
     "reference_hessian",
     "images_along",
-    "spectrum_figure",
-    "coupling_figure",
 ]
-
-
-# --------------------------------------------------------------------------- input checks
-
-
-def _one_latent(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """Check ``z`` is one latent ``(d,)`` or ``(1, d)`` for ``G`` and return it as ``(1, d)``."""
-    d = check_generator(G)
-    if not isinstance(z, torch.Tensor):
-        raise TypeError(f"z must be a torch.Tensor of shape ({d},) or (1,{d}), got {type(z)}")
-    if not (z.shape == (d,) or z.shape == (1, d)):
-        raise ValueError(
-            f"z must be one latent of shape ({d},) or (1,{d}) for this generator "
-            f"(latent_dim={d}), got {tuple(z.shape)}"
-        )
-    if not z.is_floating_point():
-        raise TypeError(f"z must be a floating-point tensor, got {z.dtype}")
-    check_finite("z", z)
-    param = next(iter(G.parameters()), None)
-    if param is not None and param.dtype != z.dtype:
-        raise TypeError(
-            f"z is {z.dtype} but the generator's parameters are {param.dtype}; use the same "
-            "dtype for both (e.g. G.double() with float64 z)"
-        )
-    stateful = [
-        name
-        for name, m in G.named_modules()
-        if m.training and isinstance(m, nn.modules.batchnorm._BatchNorm | nn.Dropout)
-    ]
-    if stateful:
-        raise ValueError(
-            f"the generator has batch-norm/dropout layers in training mode ({stateful[:3]}...); "
-            "the metric is defined for the deterministic generator: call G.eval() first"
-        )
-    return z.detach().reshape(1, d)
-
-
-def _check_operator(A: Callable, x: torch.Tensor) -> None:
-    """Check that ``A`` accepts the generator's output ``x``."""
-    try:
-        with torch.no_grad():
-            A(x)
-    except (RuntimeError, ValueError, TypeError) as err:
-        raise ValueError(
-            f"the operator {type(A).__name__} cannot be applied to this generator's output "
-            f"of shape {tuple(x.shape)}: {err}"
-        ) from err
-
-
-def _check_distance(dist) -> None:
-    if not hasattr(dist, "flat_features"):
-        raise TypeError(
-            "dist must be an eglass.distances.Distance (with features(x)), "
-            f"got {type(dist).__name__}"
-        )
-
-
-def _measure(G: nn.Module, A: Callable, z: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``w -> A(G(w))``, after checking once that ``A`` accepts what ``G`` produces."""
-    with torch.no_grad():
-        _check_operator(A, G(z))
-    return lambda w: A(G(w))
-
-
-def _featurize(G: nn.Module, dist) -> Callable[[torch.Tensor], torch.Tensor]:
-    _check_distance(dist)
-    return lambda w: dist.flat_features(G(w))
 
 
 # --------------------------------------------------------------------------- dense metrics
@@ -210,44 +142,63 @@ def _gram(J: torch.Tensor) -> torch.Tensor:
     return (H + H.T) / 2
 
 
+@accepts_problem("A")
 def measurement_metric(
-    G: nn.Module, A: Callable, z: torch.Tensor, *, chunk_size: int | None = None
+    problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
 ) -> torch.Tensor:
     r"""The measurement metric :math:`H_Y(z_0) = J_\phi^\top J_\phi`, :math:`\phi = A \circ G`.
 
     Args:
-        G: generator ``(N, d) -> (N, C, H, W)`` with ``latent_dim = d``, in eval mode.
-        A: linear operator (``eglass.operators``) or any callable images -> measurements.
-        z: the latent :math:`z_0`, ``(d,)`` or ``(1, d)``, same dtype as ``G``.
+        problem: an :class:`eglass.problem.InverseProblem` (its ``y`` is not needed), or
+            the older form ``measurement_metric(G, A, z0)``.
+        z0: the latent, ``(d,)`` or ``(1, d)``, same dtype as ``G``.
         chunk_size: latent directions per vectorized forward pass (``None``: all ``d``).
 
     Returns:
-        ``(d, d)`` symmetric PSD matrix in the dtype of ``z``.
+        ``(d, d)`` symmetric PSD matrix in the dtype of ``z0``.
+
+    >>> import torch
+    >>> from eglass import models, operators
+    >>> G = models.load_generator("mnist-dcgan")
+    >>> H_Y = measurement_metric(G, operators.SuperResolution(8), torch.zeros(1, 64))
+    >>> H_Y.shape, int(torch.linalg.matrix_rank(H_Y.double()))   # 16 measurements
+    (torch.Size([64, 64]), 16)
     """
-    z = _one_latent(G, z)
-    return _gram(jacobian(_measure(G, A, z), z, chunk_size))
+    z0 = problem.latent(z0)
+    return _gram(jacobian(problem.measure, z0, chunk_size))
 
 
+@accepts_problem("distance")
 def perceptual_metric(
-    G: nn.Module, dist, z: torch.Tensor, *, chunk_size: int | None = None
+    problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
 ) -> torch.Tensor:
     r"""The perceptual metric :math:`H_X(z_0) = J_F^\top J_F` (exact Hessian of
     :math:`\tfrac12 d_X(G(z), G(z_0))` at :math:`z_0`).
 
     Args:
-        G: generator ``(N, d) -> (N, C, H, W)`` in eval mode.
-        dist: an :class:`eglass.distances.Distance` (e.g. ``LPIPS``, ``FeatureDistance``).
-        z: the latent :math:`z_0`, ``(d,)`` or ``(1, d)``.
+        problem: an :class:`eglass.problem.InverseProblem` with a distance (an
+            :class:`eglass.distances.Distance`), or the older form
+            ``perceptual_metric(G, distance, z0)``.
+        z0: the latent :math:`z_0`, ``(d,)`` or ``(1, d)``.
 
     Returns:
-        ``(d, d)`` symmetric PSD matrix in the dtype of ``z``.
+        ``(d, d)`` symmetric PSD matrix in the dtype of ``z0``.
+
+    >>> import torch
+    >>> from eglass import models
+    >>> from eglass.distances import default_distance
+    >>> G = models.load_generator("mnist-dcgan")
+    >>> H_X = perceptual_metric(G, default_distance(), torch.zeros(1, 64))
+    >>> bool(torch.allclose(H_X, H_X.T)), bool(torch.linalg.eigvalsh(H_X).min() > -1e-4)
+    (True, True)
     """
-    z = _one_latent(G, z)
-    return _gram(jacobian(_featurize(G, dist), z, chunk_size))
+    z0 = problem.latent(z0)
+    return _gram(jacobian(problem.features, z0, chunk_size))
 
 
+@accepts_problem("A", "distance")
 def metrics(
-    G: nn.Module, A: Callable, dist, z: torch.Tensor, *, chunk_size: int | None = None
+    problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Both metrics at once, :math:`(H_Y(z_0), H_X(z_0))`, sharing the generator's Jacobian.
 
@@ -255,18 +206,24 @@ def metrics(
     ``G``) is pushed through ``A`` and through the distance's features (:func:`pushforward`):
     :math:`J_\phi = J_A J_G` and :math:`J_F = J_{F \circ x} J_G` by the chain rule, exactly
     what :func:`measurement_metric` and :func:`perceptual_metric` compute, for one pass of
-    ``G`` instead of two. Same arguments and results as those two.
+    ``G`` instead of two. Older form: ``metrics(G, A, distance, z0)``.
+
+    >>> import torch
+    >>> from eglass import models, operators
+    >>> from eglass.distances import default_distance
+    >>> G = models.load_generator("mnist-dcgan")
+    >>> H_Y, H_X = metrics(G, operators.SuperResolution(8), default_distance(), torch.zeros(1, 64))
+    >>> H_Y.shape == H_X.shape == (64, 64)
+    True
     """
-    z = _one_latent(G, z)
-    _check_distance(dist)
-    with torch.no_grad():
-        x0 = G(z)
-    _check_operator(A, x0)
-    d = z.shape[1]
-    eye = torch.eye(d, dtype=z.dtype, device=z.device).unsqueeze(1)  # (d, 1, d)
-    images = pushforward(G, z, eye, chunk_size)  # (d, 1, C, H, W): the columns of J_G
-    J_phi = pushforward(A, x0, images, chunk_size).reshape(d, -1).T
-    J_F = pushforward(dist.flat_features, x0, images, chunk_size).reshape(d, -1).T
+    z0 = problem.latent(z0)
+    features = problem.feature_map
+    x0 = problem.generate(z0)
+    dim = z0.shape[1]
+    eye = torch.eye(dim, dtype=z0.dtype, device=z0.device).unsqueeze(1)  # (d, 1, d)
+    images = pushforward(problem.generator, z0, eye, chunk_size)  # (d, 1, C, H, W): J_G
+    J_phi = pushforward(problem._operator, x0, images, chunk_size).reshape(dim, -1).T
+    J_F = pushforward(features, x0, images, chunk_size).reshape(dim, -1).T
     return _gram(J_phi), _gram(J_F)
 
 
@@ -324,18 +281,28 @@ class MetricHVP:
         return self._vjp(jv)[0].view(self.d).detach()
 
 
-def measurement_hvp(G: nn.Module, A: Callable, z: torch.Tensor) -> MetricHVP:
+@accepts_problem("A")
+def measurement_hvp(problem: InverseProblem, z0: torch.Tensor) -> MetricHVP:
     """Matrix-free :math:`H_Y(z_0)`: a :class:`MetricHVP` (same arguments as
     :func:`measurement_metric`)."""
-    z = _one_latent(G, z)
-    return MetricHVP(_measure(G, A, z), z)
+    return MetricHVP(problem.measure, problem.latent(z0))
 
 
-def perceptual_hvp(G: nn.Module, dist, z: torch.Tensor) -> MetricHVP:
+@accepts_problem("distance")
+def perceptual_hvp(problem: InverseProblem, z0: torch.Tensor) -> MetricHVP:
     """Matrix-free :math:`H_X(z_0)`: a :class:`MetricHVP` (same arguments as
-    :func:`perceptual_metric`)."""
-    z = _one_latent(G, z)
-    return MetricHVP(_featurize(G, dist), z)
+    :func:`perceptual_metric`).
+
+    >>> import torch
+    >>> from eglass import models
+    >>> from eglass.distances import default_distance
+    >>> G = models.load_generator("mnist-dcgan")
+    >>> hvp = perceptual_hvp(G, default_distance(), torch.zeros(1, 64))
+    >>> evals, evecs = top_eigs(hvp, 64, 3, seed=0)
+    >>> evals.shape, evecs.shape
+    (torch.Size([3]), torch.Size([64, 3]))
+    """
+    return MetricHVP(problem.features, problem.latent(z0))
 
 
 def top_eigs(
@@ -527,39 +494,34 @@ def homogeneity(hessians: Sequence[torch.Tensor], floor: float = 1e-8) -> Homoge
 
 
 def reference_hessian(
-    G: nn.Module,
-    z: torch.Tensor,
-    *,
-    dist=None,
-    A: Callable | None = None,
+    problem: InverseProblem, z0: torch.Tensor, *, metric: str = "perceptual"
 ) -> torch.Tensor:
     r"""Slow reference: :math:`\tfrac12 \partial_z^2` of the distance itself, by double backprop.
 
     The GAN-Geometry "backward iteration" of Wang & Ponce: one gradient
     :math:`g = \nabla_z D(z)` with ``create_graph=True``, then one more backward pass per latent
     dimension, :math:`\partial (g \cdot e_i) / \partial z`. Here
-    :math:`D(z) = d_X(G(z), G(z_0))` (``dist=``) or :math:`\lVert A G(z) - A G(z_0)\rVert^2`
-    (``A=``). Used by the tests and ``benchmarks/hessian.py`` to check :func:`perceptual_metric`
-    and :func:`measurement_metric`; not meant for users (``d`` backward passes).
+    :math:`D(z) = d_X(G(z), G(z_0))` (``metric="perceptual"``, the problem's distance) or
+    :math:`\lVert A G(z) - A G(z_0)\rVert^2` (``metric="measurement"``). Used by the tests
+    and ``benchmarks/hessian.py`` to check :func:`perceptual_metric` and
+    :func:`measurement_metric`; not meant for users (``d`` backward passes).
 
-    Returns ``(d, d)`` in the dtype of ``z``.
+    Returns ``(d, d)`` in the dtype of ``z0``.
     """
-    if (dist is None) == (A is None):
-        raise ValueError("give exactly one of dist= (perceptual) or A= (measurement)")
-    z0 = _one_latent(G, z)
-    if A is not None:
-        measure = _measure(G, A, z0)
+    if metric not in ("perceptual", "measurement"):
+        raise ValueError(f"metric must be 'perceptual' or 'measurement', got {metric!r}")
+    z0 = problem.latent(z0)
+    if metric == "measurement":
         with torch.no_grad():
-            target = measure(z0)
+            target = problem.measure(z0)
 
         def distance(w):
-            return (measure(w) - target).pow(2).sum()
+            return (problem.measure(w) - target).pow(2).sum()
     else:
-        with torch.no_grad():
-            x0 = G(z0)
+        x0 = problem.generate(z0)
 
         def distance(w):
-            return dist(G(w), x0).sum()
+            return problem.distance(problem.generator(w), x0).sum()
 
     with torch.enable_grad():
         w = z0.clone().requires_grad_(True)
@@ -575,64 +537,24 @@ def reference_hessian(
 
 
 def images_along(
-    G: nn.Module, z: torch.Tensor, direction: torch.Tensor, etas: Sequence[float]
+    G: nn.Module, z0: torch.Tensor, direction: torch.Tensor, etas: Sequence[float]
 ) -> torch.Tensor:
     r"""Images :math:`G(z_0 + \eta v)` along a latent direction, one per step ``eta``.
 
-    ``z`` ``(d,)`` or ``(1, d)``; ``direction`` ``(d,)`` (e.g. an eigenvector column).
+    ``z0`` ``(d,)`` or ``(1, d)``; ``direction`` ``(d,)`` (e.g. an eigenvector column).
     Returns ``(len(etas), C, H, W)``.
+
+    >>> import torch
+    >>> from eglass import models
+    >>> G = models.load_generator("mnist-dcgan")
+    >>> images_along(G, torch.zeros(1, 64), torch.eye(64)[0], [-1.0, 0.0, 1.0]).shape
+    torch.Size([3, 1, 32, 32])
     """
-    z = _one_latent(G, z)
-    d = z.shape[1]
-    if not isinstance(direction, torch.Tensor) or direction.shape != (d,):
+    z0 = InverseProblem(G).latent(z0)
+    dim = z0.shape[1]
+    if not isinstance(direction, torch.Tensor) or direction.shape != (dim,):
         got = tuple(direction.shape) if isinstance(direction, torch.Tensor) else direction
-        raise ValueError(f"direction must have shape ({d},), got {got}")
-    etas_t = torch.as_tensor(list(etas), dtype=z.dtype, device=z.device)
+        raise ValueError(f"direction must have shape ({dim},), got {got}")
+    etas_t = torch.as_tensor(list(etas), dtype=z0.dtype, device=z0.device)
     with torch.no_grad():
-        return G(z + etas_t[:, None] * direction.to(z)[None])
-
-
-def spectrum_figure(spectra: Mapping[str, torch.Tensor], size: float = 3.0):
-    r"""Two panels for named spectra ``{label: evals (d,)}``: eigenvalues :math:`\lambda_k /
-    \lambda_1` on a log scale (left) and the cumulative fraction of the trace (right, with
-    the 90/99/99.9 % levels). Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(2.6 * size, size))
-    for label, evals in spectra.items():
-        lam = _check_spectrum(evals)
-        k = torch.arange(1, lam.numel() + 1)
-        left.semilogy(k, (lam / lam[0]).clamp_min(1e-12).cpu(), lw=1.4, label=label)
-        right.plot(k, trace_fraction(lam).cpu(), lw=1.4, label=label)
-    for f in (0.9, 0.99, 0.999):
-        right.axhline(f, color="0.6", lw=0.7, ls="--")
-    left.set(xlabel="eigenvalue index k", ylabel=r"$\lambda_k / \lambda_1$",
-             title="spectrum (log scale)")
-    right.set(xlabel="number of top eigenvalues k", ylabel="fraction of the trace",
-              title="cumulative fraction of the trace")
-    right.set_xscale("log")
-    left.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def coupling_figure(
-    couplings: Mapping[str, torch.Tensor], n: int | None = None, size: float = 3.0
-):
-    r"""Heatmaps of :math:`|C| = |U^\top V|` (rows: eigenvectors of :math:`H_Y`, columns: of
-    :math:`H_X`, both in descending order), one panel per ``{label: C}``, the top-left
-    ``n x n`` block (default all). Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(couplings), figsize=(1.15 * size * len(couplings), size),
-                             squeeze=False)
-    for ax, (label, C) in zip(axes[0], couplings.items(), strict=True):
-        C = C.detach().abs().cpu().numpy()
-        if n is not None:
-            C = C[:n, :n]
-        im = ax.imshow(C, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(label, fontsize=9)
-        ax.set_xlabel("eigenvector j of $H_X$", fontsize=8)
-    axes[0, 0].set_ylabel("eigenvector i of $H_Y$", fontsize=8)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label=r"$|u_i \cdot v_j|$")
-    return fig
+        return G(z0 + etas_t[:, None] * direction.to(z0)[None])

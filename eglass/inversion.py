@@ -33,8 +33,9 @@ from torch import nn
 from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
-from .evaluate import TAU, TAU_STRICT, measurement_error, psnr
-from .utils import check_finite, check_generator, check_images, make_generator, stopwatch
+from .evaluate import TAU_STRICT, measurement_error, psnr
+from .problem import InverseProblem, accepts_problem
+from .utils import check_finite, check_images, format_shape, make_generator, stopwatch
 
 __all__ = [
     "InversionResult",
@@ -42,13 +43,12 @@ __all__ = [
     "finetune",
     "back_project",
     "compare_solutions",
-    "summarize",
+    "candidates_table",
     "benchmark_problems",
-    "plot_errors",
-    "METHODS",
+    "INVERSION_METHODS",
 ]
 
-METHODS = ("latent", "iagan")
+INVERSION_METHODS = ("latent", "iagan")
 
 
 @dataclass
@@ -76,6 +76,7 @@ class InversionResult:
         restart_errors: their measurement errors ``(R, N)``.
         seconds: wall time of the whole call; ``latent_seconds`` of its latent fit.
         method: ``"latent"`` or ``"iagan"``.
+        base: the :class:`eglass.problem.InverseProblem` inverted (the user's generator).
     """
 
     z: torch.Tensor
@@ -92,6 +93,12 @@ class InversionResult:
     seconds: float
     latent_seconds: float
     method: str
+    base: InverseProblem
+
+    def problem(self, i: int = 0) -> InverseProblem:
+        """The problem of measurement ``i`` on the generator of its solution (for IAGAN its
+        fine-tuned copy): what e-GLASS explores from."""
+        return self.base.measurement(i).with_generator(self.generators[i])
 
     @property
     def generator(self) -> nn.Module:
@@ -154,10 +161,9 @@ def back_project(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return x + A.A_dagger(y - ax)
 
 
+@accepts_problem("A", "y")
 def invert(
-    G: nn.Module,
-    A,
-    y: torch.Tensor,
+    problem: InverseProblem,
     method: str = "iagan",
     *,
     restarts: int = 4,
@@ -165,7 +171,7 @@ def invert(
     lr: float = 0.05,
     finetune_steps: int = 300,
     lr_generator: float = 3e-4,
-    lr_latent_finetune: float = 1e-4,
+    lr_latent: float = 1e-4,
     tol: float | None = 3e-4,
     prior_weight: float = 0.0,
     noise_sigma: float | None = None,
@@ -176,16 +182,15 @@ def invert(
     r"""Invert the generator on measurements ``y = A x (+ n)``: one solution per measurement.
 
     Args:
-        G: generator ``(N, d) -> (N, C, H, W)`` with attribute ``latent_dim``, in eval mode.
-        A: linear operator (``eglass.operators``) or any differentiable callable images ->
-            measurements (``A_dagger`` is needed only for back-projection).
-        y: measurements ``(N, ...)`` with ``y[i]`` shaped like ``A(G(z))[0]``.
+        problem: an :class:`eglass.problem.InverseProblem` with ``N`` measurements (the
+            operator needs ``A_dagger`` only for back-projection), or the older form
+            ``invert(G, A, y, method, ...)``.
         method: ``"latent"`` (fit ``z`` only) or ``"iagan"`` (then :func:`finetune` ``z`` and
             a per-measurement copy of ``G``).
         restarts: ``R`` Gaussian starts per measurement, optimized as one batch.
         steps: Adam steps of the latent fit, learning rate ``lr``.
-        finetune_steps, lr_generator, lr_latent_finetune: IAGAN joint fine-tuning budget and
-            Adam learning rates of the weights and of ``z`` (ignored for ``"latent"``).
+        finetune_steps, lr_generator, lr_latent: IAGAN joint fine-tuning budget and Adam
+            learning rates of the weights and of ``z`` (ignored for ``"latent"``).
         tol: early stopping: a measurement stops once its error is ``<= tol`` (``None``: never).
         prior_weight: :math:`\lambda` of the latent prior term :math:`\lambda \|z\|^2 / d`.
         noise_sigma: standard deviation of the measurement noise on the [-1, 1] scale of
@@ -209,15 +214,24 @@ def invert(
     With ``tol = 3e-4`` (three times below the strict threshold) and weight lr 3e-4 the
     fine-tuned solution gains 0.5 (SR x4), 0.6 (inpainting) and 5.9 dB (CS) over the latent
     fit and is level on SR x8 (-0.002 dB), the least loss of every setting tried there.
+
+    >>> import torch
+    >>> from eglass import models, operators
+    >>> G = models.load_generator("mnist-dcgan")
+    >>> A = operators.SuperResolution(8)
+    >>> y = A(G(torch.randn(2, 64, generator=torch.Generator().manual_seed(0))))
+    >>> result = invert(G, A, y, "latent", steps=100, progress=False)
+    >>> result.z.shape, bool(result.errors.max() < 1e-2)
+    (torch.Size([2, 64]), True)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in INVERSION_METHODS:
+        raise ValueError(f"method must be one of {INVERSION_METHODS}, got {method!r}")
     _check_positive_int("restarts", restarts)
     _check_positive_int("steps", steps)
     _check_positive("lr", lr)
     if method == "iagan":
-        _check_budget(finetune_steps, lr_generator, lr_latent_finetune)
-    p = _Problem(G, A, y, tol, prior_weight, noise_sigma, back_project)
+        _check_budget(finetune_steps, lr_generator, lr_latent)
+    p = _Fit(problem, tol, prior_weight, noise_sigma, back_project)
     d, n, y = p.d, p.n, p.y
 
     with stopwatch() as elapsed:
@@ -228,7 +242,7 @@ def invert(
         y_rep = y.repeat(restarts, *([1] * (y.ndim - 1)))
 
         def latent_errors(z):
-            e = measurement_error(A, p.generate(z), y_rep)
+            e = measurement_error(p.A, p.generate(z), y_rep)
             return e, e + p.prior(z)
 
         (z_all,), hist = _adam(
@@ -248,10 +262,10 @@ def invert(
         z = restart_z[best, idx].clone()
         with torch.no_grad():
             x = p.generate(z)
-            errors = measurement_error(A, x, y)
+            errors = problem.error(x)
         result = InversionResult(
             z=z,
-            generators=[G] * n,
+            generators=[problem.generator] * n,
             x=x,
             x_bp=p.back_project(x),
             errors=errors,
@@ -264,16 +278,16 @@ def invert(
             seconds=(t := elapsed()),
             latent_seconds=t,
             method="latent",
+            base=problem,
         )
     if method == "latent":
         return result
-    return _finetune(p, result, finetune_steps, lr_generator, lr_latent_finetune, progress)
+    return _finetune(p, result, finetune_steps, lr_generator, lr_latent, progress)
 
 
+@accepts_problem("A", "y")
 def finetune(
-    G: nn.Module,
-    A,
-    y: torch.Tensor,
+    problem: InverseProblem,
     start: InversionResult,
     *,
     steps: int = 300,
@@ -288,11 +302,12 @@ def finetune(
     r"""IAGAN's image-adaptive stage: from a latent fit, Adam on ``z`` and the weights of a
     per-measurement copy of ``G``, minimizing :math:`e(G_\theta(z)) + \lambda\|z\|^2/d`.
 
-    ``invert(G, A, y, "iagan", ...)`` is ``finetune(G, A, y, invert(G, A, y, "latent", ...))``;
+    ``invert(problem, "iagan", ...)`` is ``finetune(problem, invert(problem, "latent", ...))``;
     call it directly to try several fine-tuning settings from one latent fit.
 
     Args:
-        G: the generator the latent fit used (never modified).
+        problem: the problem the latent fit solved, on the user's generator (never
+            modified); older form ``finetune(G, A, y, start, ...)``.
         start: an :class:`InversionResult` for ``y``; the fine-tuning starts from its latent
             fit ``start.z_latent`` and the original ``G`` (so an ``"iagan"`` result can be
             fine-tuned again under other settings).
@@ -305,26 +320,27 @@ def finetune(
     if not isinstance(start, InversionResult):
         raise TypeError(f"start must be an InversionResult, got {type(start).__name__}")
     _check_budget(steps, lr_generator, lr_latent, names=("steps", "lr_generator", "lr_latent"))
-    p = _Problem(G, A, y, tol, prior_weight, noise_sigma, back_project)
+    p = _Fit(problem, tol, prior_weight, noise_sigma, back_project)
     if start.z_latent.shape != (p.n, p.d):
         raise ValueError(
-            f"start.z_latent has shape {_shape(start.z)} but y holds {p.n} measurement(s) for a "
-            f"generator with latent_dim {p.d}; expected ({p.n},{p.d})"
+            f"start.z_latent has shape {format_shape(start.z)} but y holds {p.n} "
+            f"measurement(s) for a generator with latent_dim {p.d}; expected ({p.n},{p.d})"
         )
     return _finetune(p, start, steps, lr_generator, lr_latent, progress)
 
 
-class _Problem:
-    """Checked inputs shared by the latent fit and the fine-tuning."""
+class _Fit:
+    """The problem with the settings shared by the latent fit and the fine-tuning; the
+    generator's weights enter as plain tensors, so no gradient ever reaches the user's G."""
 
-    def __init__(self, G, A, y, tol, prior_weight, noise_sigma, back_project):
-        self.d = check_generator(G)
+    def __init__(self, problem: InverseProblem, tol, prior_weight, noise_sigma, back_project):
         if tol is not None and not (math.isfinite(tol) and tol >= 0):
             raise ValueError(f"tol must be a finite number >= 0 or None, got {tol}")
         if not (math.isfinite(prior_weight) and prior_weight >= 0):
             raise ValueError(f"prior_weight must be a finite number >= 0, got {prior_weight}")
         if noise_sigma is not None and not (math.isfinite(noise_sigma) and noise_sigma >= 0):
             raise ValueError(f"noise_sigma must be a finite number >= 0 or None, got {noise_sigma}")
+        G, A = problem.generator, problem.operator
         training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
         if training:
             raise ValueError(
@@ -336,26 +352,13 @@ class _Problem:
                 f"back_project=True needs A.A_dagger(y); {type(A).__name__} has none "
                 "(pass back_project=False)"
             )
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(
-                f"y must be a torch.Tensor of measurements (N,...), got {type(y).__name__}"
-            )
-        check_finite("y", y)
-        if y.ndim < 1 or y.shape[0] < 1:
-            raise ValueError(f"y must hold N >= 1 measurements (N,...), got {_shape(y)}")
-        self.G, self.A = G, A
-        # the weights enter as plain tensors: no gradient ever reaches the user's G
+        self.G, self.A, self.d = G, A, problem.latent_dim
         self.params = {k: v.detach() for k, v in G.named_parameters()}
         self.buffers = {k: v.detach() for k, v in G.named_buffers()}
-        self.dtype = next(iter(self.params.values())).dtype if self.params else y.dtype
-        self.device = y.device
-        self.y = y.to(self.dtype)
-        self.n = y.shape[0]
-        with torch.no_grad():
-            probe = self.generate(torch.zeros(1, self.d, dtype=self.dtype, device=self.device))
-            check_images("G(z)", probe)
-            expected = (self.n, *A(probe).shape[1:])
-        _check_measurements(self.y, expected, f"A(G(z)) for {_shape(probe[0])} images")
+        self.dtype = problem.dtype
+        self.device = problem.y.device
+        self.y = problem.y.to(self.dtype)
+        self.n = problem.n
         self.stop = tol if tol is not None else -math.inf
         if noise_sigma is not None:
             self.stop = max(self.stop, noise_sigma**2 / 4)
@@ -371,11 +374,11 @@ class _Problem:
         return self.prior_weight * z.pow(2).mean(dim=1)
 
     def back_project(self, x: torch.Tensor) -> torch.Tensor | None:
-        return x + self.A.A_dagger(self.y - self.A(x)) if self.with_bp else None
+        return back_project(self.A, x, self.y) if self.with_bp else None
 
 
 def _finetune(
-    p: _Problem, start: InversionResult, steps: int, lr_g: float, lr_z: float, progress: bool
+    p: _Fit, start: InversionResult, steps: int, lr_g: float, lr_z: float, progress: bool
 ) -> InversionResult:
     n, G = p.n, p.G
     with stopwatch() as elapsed:
@@ -446,7 +449,9 @@ def compare_solutions(
     return out
 
 
-def summarize(comparisons: dict[str, dict[str, dict[str, torch.Tensor]]], tau: float = TAU_STRICT):
+def candidates_table(
+    comparisons: dict[str, dict[str, dict[str, torch.Tensor]]], tau: float = TAU_STRICT
+):
     """A table (``pandas.DataFrame``) of :func:`compare_solutions` outputs, one per problem.
 
     Rows ``(problem, candidate)``; columns: mean measurement error, the share of images with
@@ -468,47 +473,6 @@ def summarize(comparisons: dict[str, dict[str, dict[str, torch.Tensor]]], tau: f
                 row["PSNR dB (std)"] = c["psnr"].std().item() if len(c["psnr"]) > 1 else 0.0
             rows.append(row)
     return pd.DataFrame(rows).set_index(["problem", "solution"])
-
-
-def plot_errors(
-    results: dict[str, InversionResult],
-    taus: tuple[float, ...] = (TAU, TAU_STRICT),
-    ax=None,
-):
-    """Measurement error against the Adam step, one curve per result (log scale).
-
-    Each curve is the median over the ``N`` measurements, shaded between the smallest and
-    largest; a dotted vertical line marks where IAGAN's fine-tuning starts, dashed horizontal
-    lines the feasibility thresholds ``taus``. Returns the matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.2))
-    for (name, r), color in zip(results.items(), plt.rcParams["axes.prop_cycle"], strict=False):
-        h = r.history.detach().cpu().clamp_min(1e-12)
-        steps = torch.arange(h.shape[0])
-        c = color["color"]
-        ax.semilogy(steps, h.median(dim=1).values, color=c, label=name)
-        ax.fill_between(steps, h.min(dim=1).values, h.max(dim=1).values, color=c, alpha=0.2)
-        if r.method == "iagan":
-            ax.axvline(r.latent_steps, color=c, ls=":", lw=1)
-    for tau in taus:
-        ax.axhline(tau, color="gray", ls="--", lw=0.8)
-        ax.annotate(
-            f"τ = {tau:g}",
-            (1, tau),
-            xycoords=("axes fraction", "data"),
-            ha="right",
-            va="bottom",
-            fontsize=8,
-            color="gray",
-        )
-    ax.set_xlabel("Adam step")
-    ax.set_ylabel("measurement error")
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
 
 
 def benchmark_problems(image_shape: tuple[int, int, int] = (1, 32, 32)) -> dict:
@@ -591,16 +555,13 @@ def _copy_with(G: nn.Module, params: dict[str, torch.Tensor]) -> nn.Module:
     return g
 
 
-def _shape(t) -> str:
-    return "(" + ",".join(str(s) for s in t.shape) + ")"
-
-
 def _check_measurements(y: torch.Tensor, expected: torch.Size | tuple, what: str) -> None:
     expected = tuple(expected)
     ok = y.ndim == len(expected) and tuple(y.shape[1:]) == expected[1:]
     if not ok or y.shape[0] not in (expected[0], 1):
         want = "(N," + ",".join(str(s) for s in expected[1:]) + ")"
-        raise ValueError(f"y has shape {_shape(y)} but {what} has shape {want}; expected {want}")
+        raise ValueError(f"y has shape {format_shape(y)} but {what} has shape {want}; "
+                         f"expected {want}")
 
 
 def _check_positive_int(name: str, value) -> None:

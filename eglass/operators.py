@@ -23,6 +23,7 @@ To use your own linear model, subclass :class:`LinearOperator` and implement ``_
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import check_finite, make_generator
+from .utils import check_finite, format_shape, make_generator
 
 __all__ = [
     "LinearOperator",
@@ -50,13 +51,6 @@ __all__ = [
 Shape = Sequence[int]
 
 
-def _fmt(shape: Shape, batch: str | None = None) -> str:
-    dims = [str(s) for s in shape]
-    if batch is not None:
-        dims[0] = batch
-    return "(" + ",".join(dims) + ")"
-
-
 def _is_transformed(t: torch.Tensor) -> bool:
     """True inside ``torch.func`` transforms, where value checks (``.item()``) are skipped."""
     return torch._C._functorch.is_functorch_wrapped_tensor(t)
@@ -74,12 +68,35 @@ def _per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (like.ndim - 1)))
 
 
+def _check_sigma(sigma: float, *, positive: bool) -> float:
+    """``sigma`` as a float; raise unless it is a finite number ``> 0`` (or ``>= 0``)."""
+    is_scalar_tensor = isinstance(sigma, torch.Tensor) and sigma.numel() == 1
+    if isinstance(sigma, bool) or not (isinstance(sigma, numbers.Real) or is_scalar_tensor):
+        raise TypeError(f"sigma must be a real number, got {type(sigma).__name__}")
+    value = float(sigma)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"sigma must be a finite number {bound}, got {sigma}")
+    return value
+
+
 class LinearOperator(nn.Module):
     r"""Base class of the linear forward models :math:`x \mapsto A x`.
 
     Subclasses implement ``_A(x)`` and ``_A_adjoint(y)``; they may implement ``_A_dagger(y)``
     (closed-form pseudo-inverse), ``measurement_shape`` and ``image_shape``. The public
     methods check their input (shape, finite values) and then call these.
+
+    >>> class Sum(LinearOperator):  # x -> sum of its pixels per channel, (N,C,H,W) -> (N,C)
+    ...     def _A(self, x):
+    ...         return x.sum(dim=(2, 3))
+    ...     def _A_adjoint(self, y):
+    ...         return y[:, :, None, None].expand(-1, -1, 4, 4)
+    >>> op = Sum()
+    >>> op.A_dagger(torch.tensor([[16.0]]))[0, 0, 0]  # CGLS: the flat image, minimum norm
+    tensor([1., 1., 1., 1.])
+    >>> dot_test(op, (2, 3, 4, 4)) < 1e-12
+    True
     """
 
     #: CGLS settings of the generic pseudo-inverse (used when ``_A_dagger`` is not defined).
@@ -172,15 +189,18 @@ class LinearOperator(nn.Module):
     # -- checks ---------------------------------------------------------------------------
     def _check_image_shape(self, image_shape: Shape) -> tuple[int, ...]:
         shape = tuple(int(s) for s in image_shape)
-        if len(shape) != 4 or min(shape) < 1:
-            raise ValueError(f"image_shape must be (N,C,H,W) with positive sizes, got {shape}")
+        if len(shape) != 4 or shape[0] < 0 or min(shape[1:]) < 1:
+            raise ValueError(
+                "image_shape must be (N,C,H,W) with N >= 0 and positive C, H, W, got "
+                f"{format_shape(shape)}"
+            )
         return shape
 
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor (N,C,H,W), got {type(x).__name__}")
         if x.ndim != 4:
-            raise ValueError(f"x must have shape (N,C,H,W), got {_fmt(x.shape)} for {self!r}")
+            raise ValueError(f"x must have shape (N,C,H,W), got {format_shape(x.shape)} for {self!r}")
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
         if type(self).measurement_shape is not LinearOperator.measurement_shape:
@@ -225,7 +245,12 @@ class LinearOperator(nn.Module):
 
 # ---------------------------------------------------------------------------------------------
 class Denoising(LinearOperator):
-    r"""The identity, :math:`A = I`: measurements are the (noisy) image itself."""
+    r"""The identity, :math:`A = I`: measurements are the (noisy) image itself.
+
+    >>> x = torch.rand(2, 1, 8, 8)
+    >>> torch.equal(Denoising()(x), x)
+    True
+    """
 
     def _A(self, x):
         return x
@@ -242,7 +267,7 @@ class Denoising(LinearOperator):
     def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
         if len(measurement_shape) != 4:
             raise ValueError(
-                f"y must have shape (N,C,H,W) for Denoising, got {_fmt(measurement_shape)}"
+                f"y must have shape (N,C,H,W) for Denoising, got {format_shape(measurement_shape)}"
             )
         return tuple(measurement_shape)
 
@@ -272,6 +297,11 @@ class SuperResolution(LinearOperator):
       :math:`A x = B_H X B_W^\top` per channel, i.e. :math:`A = B_H \otimes B_W`, so
       :math:`A^\dagger y = B_H^\dagger Y (B_W^\dagger)^\top` with the 1-D pseudo-inverses
       computed once per size (exact).
+
+    >>> op = SuperResolution(2, "bicubic")
+    >>> y = op(torch.rand(3, 1, 32, 32))
+    >>> tuple(y.shape), tuple(op.A_dagger(y).shape)
+    ((3, 1, 16, 16), (3, 1, 32, 32))
     """
 
     def __init__(self, factor: int, kernel: str = "box"):
@@ -292,14 +322,14 @@ class SuperResolution(LinearOperator):
         if h % f or w % f:
             raise ValueError(
                 f"{self!r} needs H and W divisible by {f}, got images of shape "
-                f"{_fmt((n, c, h, w), 'N')}"
+                f"{format_shape((n, c, h, w), 'N')}"
             )
         return (n, c, h // f, w // f)
 
     def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
         if len(measurement_shape) != 4:
             raise ValueError(
-                f"y must have shape (N,C,h,w) for {self!r}, got {_fmt(measurement_shape)}"
+                f"y must have shape (N,C,h,w) for {self!r}, got {format_shape(measurement_shape)}"
             )
         n, c, h, w = measurement_shape
         return (n, c, h * self.factor, w * self.factor)
@@ -356,6 +386,14 @@ def box_mask(
         box_size: ``h`` or ``(h, w)`` of the hidden box; or give ``fraction`` instead, the
             share of the image area to hide (a box of the image's aspect ratio).
         center: ``(row, col)`` of the box centre, default the image centre.
+
+    >>> box_mask(6, 2)[0, 0]
+    tensor([[1., 1., 1., 1., 1., 1.],
+            [1., 1., 1., 1., 1., 1.],
+            [1., 1., 0., 0., 1., 1.],
+            [1., 1., 0., 0., 1., 1.],
+            [1., 1., 1., 1., 1., 1.],
+            [1., 1., 1., 1., 1., 1.]])
     """
     h, w = _image_size(image_size)
     if (box_size is None) == (fraction is None):
@@ -380,7 +418,12 @@ def box_mask(
 
 
 def half_mask(image_size: int | Sequence[int], side: str = "bottom") -> torch.Tensor:
-    """Inpainting mask ``(1, 1, H, W)`` hiding one half: ``side`` in top/bottom/left/right."""
+    """Inpainting mask ``(1, 1, H, W)`` hiding one half: ``side`` in top/bottom/left/right.
+
+    >>> half_mask((2, 4), "right")[0, 0]
+    tensor([[1., 1., 0., 0.],
+            [1., 1., 0., 0.]])
+    """
     h, w = _image_size(image_size)
     mask = torch.ones(1, 1, h, w)
     if side == "bottom":
@@ -402,6 +445,10 @@ def random_mask(
     """Inpainting mask ``(1, 1, H, W)`` hiding ``round(fraction * H * W)`` random pixels.
 
     Same ``seed``, same mask.
+
+    >>> mask = random_mask(10, 0.3, seed=0)
+    >>> tuple(mask.shape), int(mask.sum())
+    ((1, 1, 10, 10), 70)
     """
     h, w = _image_size(image_size)
     if not 0 <= fraction <= 1:
@@ -419,7 +466,11 @@ class Inpainting(LinearOperator):
     the images; measurements keep the image shape (hidden pixels read 0). :math:`A` is an
     orthogonal projection, so :math:`A^\top = A^\dagger = A` and the null space is the set
     of images supported on the hidden pixels. Masks: :func:`box_mask`, :func:`half_mask`,
-    :func:`random_mask`.
+    :func:`random_mask`. A mask must observe at least one pixel.
+
+    >>> op = Inpainting(half_mask(4, "bottom"))
+    >>> op(torch.ones(1, 1, 4, 4))[0, 0, :, 0]
+    tensor([1., 1., 0., 0.])
     """
 
     mask: torch.Tensor
@@ -430,16 +481,21 @@ class Inpainting(LinearOperator):
             raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
         if not 2 <= mask.ndim <= 4:
             raise ValueError(
-                f"mask must have shape (H,W), (C,H,W) or (N,C,H,W), got {_fmt(mask.shape)}"
+                f"mask must have shape (H,W), (C,H,W) or (N,C,H,W), got {format_shape(mask.shape)}"
             )
         mask = check_finite("mask", mask.float() if mask.dtype == torch.bool else mask)
         if not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("mask must be binary (0 = hidden, 1 = observed)")
+        if not bool((mask == 1).any()):
+            raise ValueError(
+                "mask observes no pixel, so Inpainting would measure nothing; expected at "
+                f"least one 1 (observed), got all zeros of shape {format_shape(mask.shape)}"
+            )
         self.register_buffer("mask", mask.reshape((1,) * (4 - mask.ndim) + tuple(mask.shape)))
 
     def extra_repr(self) -> str:
         observed = self.mask.mean().item()
-        return f"mask={_fmt(self.mask.shape)}, observed={observed:.0%}"
+        return f"mask={format_shape(self.mask.shape)}, observed={observed:.0%}"
 
     def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
         image_shape = self._check_image_shape(image_shape)
@@ -447,19 +503,19 @@ class Inpainting(LinearOperator):
             return tuple(torch.broadcast_shapes(image_shape, self.mask.shape))
         except RuntimeError:
             raise ValueError(
-                f"mask of shape {_fmt(self.mask.shape)} does not broadcast against images "
-                f"of shape {_fmt(image_shape)}"
+                f"mask of shape {format_shape(self.mask.shape)} does not broadcast against images "
+                f"of shape {format_shape(image_shape)}"
             ) from None
 
     def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
         if len(measurement_shape) != 4:
-            raise ValueError(f"y must have shape (N,C,H,W), got {_fmt(measurement_shape)}")
+            raise ValueError(f"y must have shape (N,C,H,W), got {format_shape(measurement_shape)}")
         try:
             return tuple(torch.broadcast_shapes(tuple(measurement_shape), self.mask.shape))
         except RuntimeError:
             raise ValueError(
-                f"y has shape {_fmt(measurement_shape)} but the mask has shape "
-                f"{_fmt(self.mask.shape)}; expected y broadcastable against it"
+                f"y has shape {format_shape(measurement_shape)} but the mask has shape "
+                f"{format_shape(self.mask.shape)}; expected y broadcastable against it"
             ) from None
 
     def _A(self, x):
@@ -475,11 +531,15 @@ class Inpainting(LinearOperator):
 # ---------------------------------------------------------------------------------------------
 def gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
     r"""Normalized ``(size, size)`` Gaussian kernel :math:`k_{ij} \propto e^{-(i^2+j^2)/2\sigma^2}`
-    (offsets from the centre), float64."""
-    if not isinstance(size, int) or size < 1:
+    (offsets from the centre), float64; ``sigma`` must be finite and positive.
+
+    >>> k = gaussian_kernel(3, 1.0)
+    >>> tuple(k.shape), round(k.sum().item(), 12), bool(k[1, 1] == k.max())
+    ((3, 3), 1.0, True)
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
+    sigma = _check_sigma(sigma, positive=True)
     t = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(t**2) / (2 * sigma**2))
     k = g[:, None] * g[None, :]
@@ -500,6 +560,13 @@ class Blur(LinearOperator):
       ``torch.linalg.pinv``'s rule for the ``HW x HW`` matrix; ``rtol`` defaults, like
       ``pinv``, to :math:`HW\,\varepsilon` of the input dtype. Frequencies below the cutoff
       form the null space.
+
+    The kernel must be finite and not all zero.
+
+    >>> op = Blur(gaussian_kernel(5, 1.0))
+    >>> x = torch.rand(2, 1, 16, 16, dtype=torch.float64)
+    >>> torch.allclose(op.A_dagger(op(x)), x)  # this blur is invertible in float64
+    True
     """
 
     kernel: torch.Tensor
@@ -507,17 +574,23 @@ class Blur(LinearOperator):
     def __init__(self, kernel: torch.Tensor, rtol: float | None = None):
         super().__init__()
         if not isinstance(kernel, torch.Tensor) or kernel.ndim != 2:
-            shape = _fmt(kernel.shape) if isinstance(kernel, torch.Tensor) else type(kernel)
+            shape = format_shape(kernel.shape) if isinstance(kernel, torch.Tensor) else type(kernel)
             raise ValueError(f"kernel must be a 2-D tensor (kh, kw), got {shape}")
         if not kernel.is_floating_point():
             raise TypeError(f"kernel must be floating point, got dtype {kernel.dtype}")
         if rtol is not None and not rtol >= 0:
             raise ValueError(f"rtol must be >= 0, got {rtol}")
-        self.register_buffer("kernel", check_finite("kernel", kernel).clone())
+        check_finite("kernel", kernel)
+        if not bool((kernel != 0).any()):
+            raise ValueError(
+                "kernel is all zero, so Blur would measure nothing; expected a kernel with at "
+                f"least one non-zero entry, got shape {format_shape(kernel.shape)}"
+            )
+        self.register_buffer("kernel", kernel.clone())
         self.rtol = rtol
 
     def extra_repr(self) -> str:
-        return f"kernel={_fmt(self.kernel.shape)}, boundary='circular', rtol={self.rtol}"
+        return f"kernel={format_shape(self.kernel.shape)}, boundary='circular', rtol={self.rtol}"
 
     def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
         image_shape = self._check_image_shape(image_shape)
@@ -525,13 +598,13 @@ class Blur(LinearOperator):
         if kh > image_shape[2] or kw > image_shape[3]:
             raise ValueError(
                 f"kernel of shape ({kh},{kw}) is larger than the images "
-                f"{_fmt(image_shape, 'N')}"
+                f"{format_shape(image_shape, 'N')}"
             )
         return image_shape
 
     def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
         if len(measurement_shape) != 4:
-            raise ValueError(f"y must have shape (N,C,H,W), got {_fmt(measurement_shape)}")
+            raise ValueError(f"y must have shape (N,C,H,W), got {format_shape(measurement_shape)}")
         return self.measurement_shape(measurement_shape)
 
     def transfer_function(self, h: int, w: int, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -543,6 +616,8 @@ class Blur(LinearOperator):
         return torch.fft.rfft2(k)
 
     def _filter(self, t: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+        if t.numel() == 0:  # an empty batch (MKL's FFT refuses size 0); keeps the graph
+            return t * 0
         h, w = t.shape[-2:]
         return torch.fft.irfft2(torch.fft.rfft2(t) * response, s=(h, w))
 
@@ -570,6 +645,11 @@ class CompressedSensing(LinearOperator):
     :math:`\mathcal{N}(0, 1/m)` entries drawn from ``seed`` (same seed, same matrix), so
     :math:`\mathbb{E}\|Mx\|^2 = \|x\|^2`. :math:`M^\dagger` is computed once
     (``torch.linalg.pinv`` in float64) and stored beside :math:`M` as a buffer.
+
+    >>> op = CompressedSensing(20, (1, 8, 8), seed=0)
+    >>> y = op(torch.rand(3, 1, 8, 8, dtype=torch.float64))
+    >>> tuple(y.shape), torch.allclose(op(op.A_dagger(y)), y)
+    ((3, 20), True)
     """
 
     matrix: torch.Tensor
@@ -597,15 +677,15 @@ class CompressedSensing(LinearOperator):
         image_shape = self._check_image_shape(image_shape)
         if tuple(image_shape[1:]) != self.shape:
             raise ValueError(
-                f"{self!r} expects images of shape {_fmt((0, *self.shape), 'N')}, "
-                f"got {_fmt(image_shape)}"
+                f"{self!r} expects images of shape {format_shape((0, *self.shape), 'N')}, "
+                f"got {format_shape(image_shape)}"
             )
         return (image_shape[0], self.m)
 
     def image_shape(self, measurement_shape: Shape) -> tuple[int, ...]:
         if len(measurement_shape) != 2 or measurement_shape[1] != self.m:
             raise ValueError(
-                f"y has shape {_fmt(measurement_shape)} but {self!r} expects (N,{self.m})"
+                f"y has shape {format_shape(measurement_shape)} but {self!r} expects (N,{self.m})"
             )
         return (measurement_shape[0], *self.shape)
 
@@ -622,9 +702,16 @@ class CompressedSensing(LinearOperator):
 # ---------------------------------------------------------------------------------------------
 def add_noise(y: torch.Tensor, sigma: float, seed: int | torch.Generator) -> torch.Tensor:
     r"""Noisy measurements :math:`y + \sigma n`, :math:`n \sim \mathcal{N}(0, I)` drawn from
-    ``seed`` (same seed, same noise), ``sigma`` in the units of ``y`` ([-1, 1] images)."""
-    if not sigma >= 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    ``seed`` (same seed, same noise), ``sigma`` (finite, ``>= 0``) in the units of ``y``
+    ([-1, 1] images).
+
+    >>> y = torch.zeros(1, 1, 100, 100)
+    >>> torch.equal(add_noise(y, 0.1, seed=0), add_noise(y, 0.1, seed=0))
+    True
+    >>> round(add_noise(y, 0.1, seed=0).std().item(), 2)
+    0.1
+    """
+    sigma = _check_sigma(sigma, positive=False)
     check_finite("y", y)
     g = make_generator(seed, device=y.device)
     return y + sigma * torch.randn(y.shape, generator=g, dtype=y.dtype, device=y.device)
@@ -641,7 +728,11 @@ def dot_test(
     r"""Relative error of the adjoint, :math:`\frac{|\langle Ax, y\rangle - \langle x, A^\top
     y\rangle|}{(|\langle Ax, y\rangle| + |\langle x, A^\top y\rangle|)/2}`, for random
     Gaussian ``x`` of shape ``image_shape`` and ``y`` of the measurement shape (PyLops'
-    ``dottest``)."""
+    ``dottest``); 0 when both sides are 0 (e.g. an empty batch).
+
+    >>> dot_test(SuperResolution(2, "bicubic"), (2, 1, 16, 16)) < 1e-12
+    True
+    """
     if device is None:
         device = next((b.device for b in op.buffers()), torch.device("cpu"))
     g = make_generator(seed)
@@ -649,4 +740,5 @@ def dot_test(
     y = torch.randn(op.measurement_shape(image_shape), generator=g, dtype=dtype).to(device)
     lhs = (op.A(x) * y).sum().item()
     rhs = (x * op.A_adjoint(y)).sum().item()
-    return abs(lhs - rhs) / ((abs(lhs) + abs(rhs)) / 2)
+    scale = (abs(lhs) + abs(rhs)) / 2
+    return abs(lhs - rhs) / scale if scale > 0 else 0.0

@@ -11,6 +11,7 @@ import torch
 
 __all__ = [
     "check_finite",
+    "format_shape",
     "check_images",
     "check_latents",
     "check_generator",
@@ -20,8 +21,21 @@ __all__ = [
 ]
 
 
+def format_shape(shape, batch: str | None = None) -> str:
+    """``(N,1,8,8)``-style text of a shape (a ``torch.Size``, tuple or tensor); ``batch``
+    replaces the first entry (e.g. ``"N"``).
+
+    >>> format_shape((2, 1, 8, 8), batch="N")
+    '(N,1,8,8)'
+    """
+    dims = [str(s) for s in (shape.shape if isinstance(shape, torch.Tensor) else shape)]
+    if batch is not None and dims:
+        dims[0] = batch
+    return "(" + ",".join(dims) + ")"
+
+
 def _shape(t: torch.Tensor) -> str:
-    return "(" + ",".join(str(s) for s in t.shape) + ")"
+    return format_shape(t)
 
 
 def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:

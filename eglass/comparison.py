@@ -1,0 +1,296 @@
+r"""Timed runs to ``n`` feasible solutions: e-GLASS against PULSE and Langevin (chapter 6).
+
+Each method makes candidates in rounds until ``n`` of them have measurement error
+:math:`\le \tau`; every candidate records when its round finished (the ``"ready_at"``
+column of :class:`eglass.results.Solutions`), so :meth:`~eglass.results.Solutions.time_to`
+answers "how long to k feasible solutions" for any ``k`` and :math:`\tau`. e-GLASS runs the
+pipeline of :mod:`eglass.explore` (inversion, both metrics, Algorithm 1); PULSE and Langevin
+are those of :mod:`eglass.baselines`.
+
+>>> import torch
+>>> from eglass import models, operators
+>>> G = models.load_generator("mnist-dcgan")
+>>> A = operators.SuperResolution(8)
+>>> y = A(G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0))))
+>>> run = run_pulse(G, A, y, n=2, tau=1e-2, batch=4, max_candidates=8)
+>>> run.method, run.time_to(2) is not None
+('PULSE', True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+
+from .baselines import langevin, pulse
+from .evaluate import TAU
+from .problem import InverseProblem, accepts_problem
+from .results import Solutions, concat
+from .utils import make_generator
+
+__all__ = [
+    "EGLASS_INVERSION",
+    "run_pulse",
+    "run_langevin",
+    "run_eglass",
+    "compare",
+    "solutions_table",
+    "benchmark_table",
+]
+
+# e-GLASS's one inversion in the comparisons: IAGAN with 4 starts x 200 latent steps, then 100
+# joint fine-tuning steps -- about 900 latent-step equivalents, i.e. the budget of nine PULSE
+# restarts (100 steps each).
+EGLASS_INVERSION = dict(method="iagan", restarts=4, steps=200, finetune_steps=100)
+
+
+def _check_count(n: int, max_candidates: int | None = None) -> None:
+    for name, value in (("n", n), ("max_candidates", max_candidates)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def collect(
+    method: str,
+    rounds: Iterator[Solutions],
+    n: int,
+    tau: float,
+    params: dict,
+    setup: Callable[[], None] = lambda: None,
+) -> Solutions:
+    """Run ``setup``, then the ``rounds`` (each a :class:`Solutions`) until ``n`` candidates
+    have error ``<= tau`` or the rounds end; time everything. Returns the candidates pooled,
+    with a ``"ready_at"`` column (seconds from the start to the end of each one's round)."""
+    start = time.perf_counter()
+    setup()
+    setup_seconds = time.perf_counter() - start
+    parts, found = [], 0
+    for part in rounds:
+        now = time.perf_counter() - start
+        part.columns = {**part.columns,
+                        "ready_at": torch.full((len(part),), now, dtype=torch.float64)}
+        part.tau, part.method = tau, method
+        parts.append(part)
+        found += int(part.feasible().sum())
+        if found >= n:
+            break
+    if not parts:
+        raise RuntimeError(f"{method}: no round ran (check max_candidates)")
+    run = concat(parts)
+    run.params, run.setup_seconds = params, setup_seconds
+    run.seconds = time.perf_counter() - start
+    run.directions, run.paths = [], []
+    return run
+
+
+@accepts_problem("A", "y")
+def run_pulse(
+    problem: InverseProblem,
+    *,
+    n: int,
+    tau: float = TAU,
+    batch: int = 20,
+    max_candidates: int = 200,
+    eps: float | None = None,
+    seed: int | torch.Generator = 0,
+    **pulse_options,
+) -> Solutions:
+    r"""PULSE restarts in batches of ``batch`` until ``n`` have error :math:`\le \tau`
+    (or ``max_candidates`` restarts ran). ``eps`` defaults to :math:`\min(2\cdot10^{-3},\tau)`:
+    upstream's criterion, tightened when :math:`\tau` is stricter. One ``torch.Generator``
+    feeds all batches, so no restart repeats. ``params["failures"]`` counts the restarts
+    that never reached ``eps``."""
+    _check_count(n, max_candidates)
+    eps = min(2e-3, tau) if eps is None else eps
+    gen = make_generator(seed, problem.y.device)
+    failures = []
+
+    def rounds():
+        done = 0
+        while done < max_candidates:
+            size = min(batch, max_candidates - done)
+            r = pulse(problem, size, eps=eps, seed=gen, progress=False, warn=False,
+                      **pulse_options)
+            failures.append(int((~r.feasible()).sum()))
+            done += size
+            yield r
+
+    params = dict(eps=eps, batch=batch, max_candidates=max_candidates,
+                  steps=pulse_options.get("steps", 100), lr=pulse_options.get("lr", 0.4))
+    run = collect("PULSE", rounds(), n, tau, params)
+    run.params["failures"] = sum(failures)
+    return run
+
+
+@accepts_problem("A", "y")
+def run_langevin(
+    problem: InverseProblem,
+    *,
+    n: int,
+    tau: float = TAU,
+    sigma: float = 0.03,
+    step_size: float | None = None,
+    chains: int = 10,
+    burn_in: int = 300,
+    thin: int = 10,
+    per_round: int = 20,
+    max_candidates: int = 200,
+    seed: int | torch.Generator = 0,
+) -> Solutions:
+    r"""Latent Langevin chains (:func:`eglass.baselines.langevin`) continued round after
+    round, ``per_round`` samples a round (``burn_in`` only before the first), until ``n``
+    samples have error :math:`\le \tau` or ``max_candidates`` were drawn. Default noise level
+    :math:`\sigma = 0.03` (expected error :math:`\sigma^2/4 \approx 2\cdot10^{-4}`, below both
+    thresholds); default step size from the curvature at the starts."""
+    _check_count(n, max_candidates)
+    if per_round % chains:
+        raise ValueError(f"per_round ({per_round}) must be a multiple of chains ({chains})")
+    gen = make_generator(seed, problem.y.device)
+    used = {}
+
+    def rounds():
+        state, done, h = None, 0, step_size
+        while done < max_candidates:
+            r = langevin(problem, per_round, sigma=sigma, step_size=h,
+                         burn_in=burn_in if state is None else 0, thin=thin, chains=chains,
+                         init=state, seed=gen, progress=False)
+            state = r.z[-chains:]  # the chains' current states
+            h = used["step_size"] = r.params["step_size"]  # keep the first round's step size
+            done += per_round
+            yield r
+
+    params = dict(sigma=sigma, chains=chains, burn_in=burn_in, thin=thin,
+                  max_candidates=max_candidates)
+    run = collect("Langevin", rounds(), n, tau, params)
+    run.params["step_size"] = used["step_size"]
+    return run
+
+
+@accepts_problem("A", "y", "distance")
+def run_eglass(
+    problem: InverseProblem,
+    *,
+    n: int,
+    tau: float = TAU,
+    Ks=range(2, 42),
+    etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0),
+    ks_per_round: int = 4,
+    inversion: dict | None = None,
+    explore: dict | None = None,
+    seed: int | torch.Generator = 0,
+) -> Solutions:
+    r"""e-GLASS end to end (:func:`eglass.explore.starting_points`: IAGAN inversion and both
+    metrics at :math:`z_0` on the fine-tuned generator), then Algorithm 1 solutions
+    :math:`G(z_0 + \eta d_K)` (:func:`eglass.explore.explore`), ``ks_per_round`` directions a
+    round, until ``n`` have error :math:`\le \tau`. The setup time (inversion + metrics) is
+    part of every time-to-k. Default steps :math:`|\eta| \le 6` (with
+    :math:`\|z_0\| \approx 8`): on held-out digits nearly all SR x8 candidates stay below
+    :math:`\tau = 10^{-2}` while the images change visibly; :math:`|\eta| \le 3` is more
+    feasible but about 3x less diverse. ``inversion`` overrides keys of
+    :data:`EGLASS_INVERSION`, ``explore`` passes settings (``threshold``, ``top``) to
+    :func:`eglass.explore.explore`. ``context`` holds the starting point
+    (:class:`eglass.explore.StartingPoint`) for further exploration."""
+    from .explore import explore as explore_solutions
+    from .explore import starting_points
+
+    _check_count(n)
+    inversion = {**EGLASS_INVERSION, **(inversion or {})}
+    state = {}
+
+    def setup():
+        (state["point"],) = starting_points(problem, seed=seed, back_project=False,
+                                            **inversion)
+
+    Ks = list(Ks)
+
+    def rounds():
+        point = state["point"]
+        bare = point.problem.with_distance(None)  # no perceptual scores inside the timing
+        for i in range(0, len(Ks), ks_per_round):
+            yield explore_solutions(bare, point.z0, point.H_Y, point.H_X, method="eglass",
+                                    Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
+                                    **(explore or {}))
+
+    params = dict(inversion=inversion, Ks=[Ks[0], Ks[-1]], etas=list(etas))
+    run = collect("e-GLASS", rounds(), n, tau, params, setup)
+    point = state["point"]
+    run.params["inversion_error"] = point.problem.error(point.x0).item()
+    run.context = dict(point=point)
+    return run
+
+
+@accepts_problem("A", "y", "distance")
+def compare(
+    problem: InverseProblem,
+    *,
+    n: int = 10,
+    tau: float = TAU,
+    max_candidates: int = 100,
+    seed: int = 0,
+) -> dict[str, Solutions]:
+    """e-GLASS, PULSE and Langevin on the same measurements, each until ``n`` feasible
+    solutions (or ``max_candidates`` for the two baselines), in that order, same process."""
+    return {
+        "e-GLASS": run_eglass(problem, n=n, tau=tau, seed=seed),
+        "PULSE": run_pulse(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed),
+        "Langevin": run_langevin(problem, n=n, tau=tau, max_candidates=max_candidates,
+                                 seed=seed),
+    }
+
+
+def solutions_table(
+    runs: dict[str, Solutions],
+    counts: tuple[int, ...] = (10,),
+    taus: tuple[float, ...] = (1e-2,),
+) -> str:
+    r"""A text table: per method, seconds to ``k`` feasible solutions for each ``k`` in
+    ``counts`` and :math:`\tau`, the ratio to the first method, candidates tried and the
+    feasible fraction."""
+    keys = [(k, tau) for tau in taus for k in counts]
+    base = next(iter(runs.values()))
+    head = f"{'method':10s}" + "".join(f"{f't{k}@{tau:g} [s]':>16s}" for k, tau in keys)
+    head += f"{'ratio':>9s}{'tried':>7s}{'feasible':>10s}"
+    lines = [head]
+    for name, run in runs.items():
+        row = f"{name:10s}"
+        for k, tau in keys:
+            t = run.time_to(k, tau)
+            row += f"{'not reached':>16s}" if t is None else f"{t:16.2f}"
+        t, t0 = run.time_to(*keys[0]), base.time_to(*keys[0])
+        ratio = "-" if t is None or t0 is None else f"{t / t0:.1f}x"
+        row += f"{ratio:>9s}{len(run):7d}{run.feasible_fraction(keys[0][1]):10.2f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _cell(t, reached, n):
+    if t is None:
+        return "not reached"
+    return f"{t:.2f}" + ("" if reached == n else f" ({reached}/{n})")
+
+
+def benchmark_table(summary: dict, n_digits: int) -> str:
+    """Text table of a ``benchmarks/solutions.py`` summary (one problem): median seconds to
+    k feasible solutions per method (``(r/n)``: reached on only r of n digits), feasible
+    fraction, diversity and confidence of the first 10, and the median per-digit time ratios
+    to e-GLASS."""
+    keys = list(next(iter(summary.values()))["time_to"])
+    lines = [f"{'method':9s}" + "".join(f"{'t' + k + ' [s]':>17s}" for k in keys)
+             + f"{'feas@0.01':>10s}{'div@10':>8s}{'cls@10':>7s}{'conf@10':>8s}"]
+    for method, s in summary.items():
+        div = s["mean_distance@10"]
+        lines.append(
+            f"{method:9s}" + "".join(
+                f"{_cell(s['time_to'][k], s['reached'][k], n_digits):>17s}" for k in keys)
+            + f"{s['feasible_fraction']['0.01']:10.2f}"
+            + f"{'-' if div is None else format(div, '.3f'):>8s}"
+            + f"{s['classes@10'] or 0:7.1f}{s['confidence@10'] or 0:8.2f}")
+    for method in list(summary)[1:]:
+        ratios = summary[method]["ratio_vs_eglass"]
+        lines.append(f"{method + ' / e-GLASS':18s}" + "  ".join(
+            f"{k}: {'-' if ratios[k] is None else format(ratios[k], '.1f') + 'x'}"
+            for k in keys))
+    return "\n".join(lines)
