@@ -41,12 +41,13 @@ build-book:
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@test -f _build/html/index.html
 
-# `make test` executes every chapter once, under nbmake (a raising cell fails it), then
+# `make test` runs the unit tests with every docstring example of eglass (--doctest-modules),
+# executes every chapter once, under nbmake (a raising cell fails it), then
 # builds the book strictly (-W: broken citations, references, toc) from those same sources
 # without executing them a second time; `make book` always executes everything.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n $(JOBS) tests/
+	$(BIN)/pytest -n $(JOBS) --doctest-modules eglass tests/
 	$(BIN)/pytest -n $(JOBS) --nbmake --nbmake-timeout=600 book/
 	mkdir -p _build
 	sed 's/execute_notebooks: force/execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml

@@ -52,6 +52,7 @@ from eglass.geometry import (
 from eglass.inversion import invert
 from eglass.models import load_generator
 from eglass.operators import SuperResolution
+from eglass.problem import InverseProblem
 from eglass.utils import median_time, stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hessian.json"
@@ -111,8 +112,10 @@ def main() -> dict:
     timed("gn", "H_Y", lambda: measurement_metric(G, A, z0), args.repeats)
     timed("gn", "H_X", lambda: perceptual_metric(G, dist, z0), args.repeats)
     timed("gn-shared", "both", lambda: metrics(G, A, dist, z0), args.repeats)
-    timed("double-backprop", "H_Y", lambda: reference_hessian(G, z0, A=A), args.repeats)
-    timed("double-backprop", "H_X", lambda: reference_hessian(G, z0, dist=dist), args.repeats)
+    measured, perceived = InverseProblem(G, A), InverseProblem(G, distance=dist)
+    timed("double-backprop", "H_Y",
+          lambda: reference_hessian(measured, z0, metric="measurement"), args.repeats)
+    timed("double-backprop", "H_X", lambda: reference_hessian(perceived, z0), args.repeats)
     k = args.k
     timed(f"lanczos-{k}", "H_Y", lambda: top_eigs(measurement_hvp(G, A, z0), d, k), args.repeats)
     timed(f"lanczos-{k}", "H_X", lambda: top_eigs(perceptual_hvp(G, dist, z0), d, k),
@@ -122,9 +125,11 @@ def main() -> dict:
 
     # ------------------------------------------------------------------ accuracy (vs float64)
     G64, dist64, z64 = copy.deepcopy(G).double(), copy.deepcopy(dist).double(), z0.double()
-    ref = {"H_Y": reference_hessian(G64, z64, A=A), "H_X": reference_hessian(G64, z64, dist=dist64)}
+    ref = {"H_Y": reference_hessian(InverseProblem(G64, A), z64, metric="measurement"),
+           "H_X": reference_hessian(InverseProblem(G64, distance=dist64), z64)}
     gn64 = {"H_Y": measurement_metric(G64, A, z64), "H_X": perceptual_metric(G64, dist64, z64)}
-    ref32 = {"H_Y": reference_hessian(G, z0, A=A), "H_X": reference_hessian(G, z0, dist=dist)}
+    ref32 = {"H_Y": reference_hessian(InverseProblem(G, A), z0, metric="measurement"),
+             "H_X": reference_hessian(InverseProblem(G, distance=dist), z0)}
     gn32 = {"H_Y": HY, "H_X": HX}
     hvps = {"H_Y": measurement_hvp(G, A, z0), "H_X": perceptual_hvp(G, dist, z0)}
     for metric in ("H_Y", "H_X"):

@@ -82,7 +82,8 @@ def defaults(G) -> dict:
     for problem, A in inversion.benchmark_problems().items():
         y = A(x_true)
         result = inversion.invert(G, A, y, "iagan", seed=0, progress=False)
-        table = inversion.summarize({problem: inversion.compare_solutions(result, A, y, x_true)})
+        candidates = inversion.compare_solutions(result, A, y, x_true)
+        table = inversion.candidates_table({problem: candidates})
         out[problem] = {
             "seconds": result.seconds,
             "latent_seconds": result.latent_seconds,

@@ -5,7 +5,7 @@
 For SR x8 and the central inpainting box (``eglass.inversion.benchmark_problems()``), on
 held-out digits (one per class), same generator (``mnist-dcgan``), same machine, same process:
 
-* **e-GLASS** (``eglass.baselines.run_eglass``): IAGAN inversion + H_Y + H_X (setup, counted in
+* **e-GLASS** (``eglass.comparison.run_eglass``): IAGAN inversion + H_Y + H_X (setup, counted in
   every time), then Algorithm 1 solutions ``G(z0 + eta d_K)`` four directions a round.
 * **PULSE** (``run_pulse``): restarts in batches of 20, 100 Adam steps each (upstream budget),
   stop criterion ``eps = min(2e-3, tau)`` -- so one run per tau (the 1e-3 run is skipped when
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from eglass.baselines import benchmark_table, run_eglass, run_langevin, run_pulse
+from eglass.comparison import benchmark_table, run_eglass, run_langevin, run_pulse
 from eglass.data import mnist
 from eglass.distances import default_distance
 from eglass.evaluate import TAU, TAU_STRICT, diversity
@@ -62,10 +62,9 @@ def heldout_digits(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def quality(run, distance, classifier, k: int = 10, tau: float = TAU) -> dict:
     """Diversity and realism proxy of the first ``k`` feasible candidates of a run."""
-    index = run.first_feasible(k, tau)
-    if index.numel() == 0:
+    x = run.first(k, tau).x
+    if len(x) == 0:
         return dict(n=0, mean_distance=None, classes=None, confidence=None, labels=[])
-    x = run.x[index]
     div = diversity(x, distance, classifier)
     with torch.no_grad():
         confidence = classifier.predict_proba(x).max(dim=1).values.mean().item()
@@ -77,15 +76,15 @@ def quality(run, distance, classifier, k: int = 10, tau: float = TAU) -> dict:
 def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
     """All three methods on one measurement; returns per-method records."""
     target, strict = max(TARGETS), min(TAUS)
-    runs = {"e-GLASS": {strict: run_eglass(G, A, y, distance, target=target, tau=strict,
+    runs = {"e-GLASS": {strict: run_eglass(G, A, y, distance, n=target, tau=strict,
                                             seed=seed)}}
-    runs["PULSE"] = {TAU: run_pulse(G, A, y, target=target, tau=TAU, max_candidates=cap,
+    runs["PULSE"] = {TAU: run_pulse(G, A, y, n=target, tau=TAU, max_candidates=cap,
                                     seed=seed)}
     implied = not runs["PULSE"][TAU].feasible(TAU).any()
     if not implied:  # eps = 1e-3 follows the same trajectories, just stops later
-        runs["PULSE"][strict] = run_pulse(G, A, y, target=target, tau=strict,
+        runs["PULSE"][strict] = run_pulse(G, A, y, n=target, tau=strict,
                                           max_candidates=cap, seed=seed)
-    runs["Langevin"] = {strict: run_langevin(G, A, y, target=target, tau=strict,
+    runs["Langevin"] = {strict: run_langevin(G, A, y, n=target, tau=strict,
                                              max_candidates=cap, thin=LANGEVIN_THIN,
                                              seed=seed)}
     out = {}
@@ -95,19 +94,19 @@ def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
             run = by_tau.get(tau, by_tau.get(strict, by_tau.get(TAU)))
             for k in TARGETS:
                 rec["time_to"][f"{k}@{tau:g}"] = run.time_to(k, tau)
-            rec["feasible_fraction"][f"{tau:g}"] = run.feasible(tau).float().mean().item()
+            rec["feasible_fraction"][f"{tau:g}"] = run.feasible_fraction(tau)
             rec["candidates"][f"{tau:g}"] = run.x.shape[0]
             rec["seconds"][f"{tau:g}"] = run.seconds
         first = by_tau.get(TAU, by_tau.get(strict))
         rec["setup_seconds"] = first.setup_seconds
         rec["run_seconds"] = sum(r.seconds for r in by_tau.values())
-        rec["settings"] = {f"{t:g}": r.settings for t, r in by_tau.items()}
+        rec["settings"] = {f"{t:g}": r.params for t, r in by_tau.items()}
         if method == "PULSE" and implied:
             rec["settings"]["note"] = (
                 "no restart reached tau=1e-2, so none can reach 1e-3: the eps=1e-3 run "
                 "(identical trajectories, later stop) was skipped")
         rec["quality@10"] = quality(first, distance, classifier)
-        rec["errors_first10"] = first.errors[first.first_feasible(10, TAU)].tolist()
+        rec["errors_first10"] = first.first(10, TAU).errors.tolist()
         out[method] = rec
     return out
 

@@ -20,7 +20,8 @@ The timed comparisons with e-GLASS live in :mod:`eglass.comparison`.
 >>> from eglass import models, operators
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
->>> y = A(G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0))))
+>>> x = G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0)))
+>>> y = A(x)
 >>> solutions = pulse(G, A, y, 4, seed=0, progress=False, warn=False)
 >>> solutions.method, len(solutions), solutions.columns["steps_used"].shape
 ('PULSE', 4, torch.Size([4]))

@@ -11,7 +11,8 @@ are those of :mod:`eglass.baselines`.
 >>> from eglass import models, operators
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
->>> y = A(G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0))))
+>>> x = G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0)))
+>>> y = A(x)
 >>> run = run_pulse(G, A, y, n=2, tau=1e-2, batch=4, max_candidates=8)
 >>> run.method, run.time_to(2) is not None
 ('PULSE', True)

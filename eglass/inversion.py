@@ -219,7 +219,8 @@ def invert(
     >>> from eglass import models, operators
     >>> G = models.load_generator("mnist-dcgan")
     >>> A = operators.SuperResolution(8)
-    >>> y = A(G(torch.randn(2, 64, generator=torch.Generator().manual_seed(0))))
+    >>> x = G(torch.randn(2, 64, generator=torch.Generator().manual_seed(0)))
+    >>> y = A(x)
     >>> result = invert(G, A, y, "latent", steps=100, progress=False)
     >>> result.z.shape, bool(result.errors.max() < 1e-2)
     (torch.Size([2, 64]), True)
@@ -570,7 +571,7 @@ def _check_positive_int(name: str, value) -> None:
 
 
 def _check_budget(steps, lr_generator, lr_latent, names=None) -> None:
-    names = names or ("finetune_steps", "lr_generator", "lr_latent_finetune")
+    names = names or ("finetune_steps", "lr_generator", "lr_latent")
     _check_positive_int(names[0], steps)
     _check_positive(names[1], lr_generator)
     _check_positive(names[2], lr_latent)

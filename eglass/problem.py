@@ -12,7 +12,8 @@ from it, so that they are written once.
 >>> from eglass import models, operators
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
->>> problem = InverseProblem(G, A, A(G(torch.zeros(1, 64))))
+>>> x = G(torch.zeros(1, 64))
+>>> problem = InverseProblem(G, A, A(x))
 >>> problem
 InverseProblem(Generator, SuperResolution(factor=8, kernel='box'), y (1,1,4,4), no distance)
 >>> problem.latent_error(torch.zeros(1, 64))

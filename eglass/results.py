@@ -11,8 +11,8 @@ errors, the method and its parameters. Feasibility is asked one way,
 ...               method="demo")
 >>> s.feasible().tolist(), s.feasible(1e-3).tolist()
 ([True, False, True], [True, False, False])
->>> len(s.first(2)), s.time_to(2) is None
-(2, True)
+>>> len(s.first(2)), s.best(1).errors.tolist()
+(2, [9.999999747378752e-05])
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ corrections orthogonal to its tangent whenever the error nears a level it holds
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
 >>> z0 = torch.randn(1, 64, generator=torch.Generator().manual_seed(0))
->>> problem = InverseProblem(G, A, A(G(z0)))
+>>> x = G(z0)
+>>> problem = InverseProblem(G, A, A(x))
 >>> path = null_space_walk(problem, z0, torch.eye(64)[0], 2.0,
 ...                        settings=WalkSettings(steps=4, hold=1e-4))
 >>> path.z.shape, bool(path.errors.max() < 1e-3)
