@@ -25,7 +25,8 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from .utils import check_images
+from .operators import _is_transformed
+from .utils import check_images, format_shape
 
 __all__ = [
     "Distance",
@@ -40,10 +41,23 @@ __all__ = [
 EPS = 1e-10  # the lpips package's eps in normalize_tensor
 
 
+def _check_images(name: str, x: torch.Tensor) -> torch.Tensor:
+    """``check_images`` outside ``torch.func`` transforms; inside them shape checks only (the
+    finiteness check needs ``.item()``, which ``vmap`` refuses)."""
+    if not isinstance(x, torch.Tensor) or not _is_transformed(x):
+        return check_images(name, x)
+    if x.ndim != 4:
+        raise ValueError(f"{name} must have shape (N,C,H,W), got {format_shape(x.shape)}")
+    return x
+
+
 def normalize_channels(f: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     r"""Unit L2 norm over channels per pixel (LPIPS): :math:`f / (\lVert f \rVert_c + \epsilon)`.
 
     ``f``: ``(N, C, H, W)`` (or ``(N, C)``); returns the same shape.
+
+    >>> normalize_channels(torch.tensor([[3.0, 4.0]]))
+    tensor([[0.6000, 0.8000]])
     """
     return f / (f.pow(2).sum(dim=1, keepdim=True).sqrt() + eps)
 
@@ -52,8 +66,20 @@ class Distance(nn.Module):
     """Base class: a distance is ``sum_l ||F_l(x0) - F_l(x1)||^2`` over scaled features.
 
     Subclasses implement :meth:`features`. Calling the distance ``dist(x0, x1)`` on images
-    ``(N, C, H, W)`` (either side may have ``N = 1`` to broadcast) returns ``(N,)``.
+    ``(N, C, H, W)`` (either side may have ``N = 1`` to broadcast) returns ``(N,)``. Inputs
+    are checked by :meth:`check_input` (override it to add checks; shape checks only, so
+    that ``torch.func.jvp`` / ``vmap`` go through).
+
+    >>> class Raw(Distance):
+    ...     def features(self, x):
+    ...         return [self.check_input("x", x)]
+    >>> Raw()(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+    tensor([4.])
     """
+
+    def check_input(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Check that ``x`` is an image batch ``(N, C, H, W)`` (finite, outside transforms)."""
+        return _check_images(name, x)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Scaled features of images ``x`` ``(N, C, H, W)``: a list of tensors ``(N, ...)``."""
@@ -64,8 +90,8 @@ class Distance(nn.Module):
         return torch.cat([f.flatten(1) for f in self.features(x)], dim=1)
 
     def forward(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        check_images("x0", x0)
-        check_images("x1", x1)
+        self.check_input("x0", x0)
+        self.check_input("x1", x1)
         if x0.shape[1:] != x1.shape[1:]:
             raise ValueError(
                 f"x0 and x1 must be images of the same size, got {tuple(x0.shape)} and "
@@ -79,10 +105,13 @@ class PixelDistance(Distance):
     r"""Mean squared pixel difference :math:`d(x_0,x_1) = \frac{1}{CHW}\lVert x_0 - x_1\rVert_2^2`.
 
     Its features are the pixels scaled by :math:`1/\sqrt{CHW}`.
+
+    >>> PixelDistance()(torch.zeros(2, 1, 2, 2), torch.ones(1, 1, 2, 2))
+    tensor([1., 1.])
     """
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_images("x", x)
+        x = self.check_input("x", x)
         return [x / x[0].numel() ** 0.5]
 
 
@@ -106,6 +135,15 @@ class FeatureDistance(Distance):
             named ``layers`` (as in ``network.named_modules()``) are captured with hooks.
         layers: layer names (see above).
         weights: one non-negative weight per layer (default: all 1).
+        channels: the number of image channels the network takes; images with another number
+            are refused with a clear error. Default: the network's ``in_channels`` attribute,
+            else that of its first ``nn.Conv2d`` (in registration order), else unchecked.
+
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
+    >>> dist = FeatureDistance(net, ["1"])
+    >>> x = torch.rand(2, 1, 8, 8)
+    >>> dist.channels, dist(x, x).tolist()
+    (1, [0.0, 0.0])
     """
 
     def __init__(
@@ -113,6 +151,8 @@ class FeatureDistance(Distance):
         network: nn.Module,
         layers: Sequence[str],
         weights: Sequence[float] | None = None,
+        *,
+        channels: int | None = None,
     ):
         super().__init__()
         if isinstance(layers, str) or not len(layers):
@@ -133,14 +173,29 @@ class FeatureDistance(Distance):
                 f"weights must be {len(layers)} non-negative numbers (one per layer), "
                 f"got {weights}"
             )
+        if channels is None:
+            channels = _input_channels(network)
+        elif isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a positive integer or None, got {channels!r}")
         self.network = network
         self.layers = list(layers)
         self.weights = weights
+        self.channels = channels
         self._hooked = [] if self._own_features else [modules[name] for name in self.layers]
+
+    def check_input(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Check that ``x`` is an image batch ``(N, channels, H, W)``."""
+        x = _check_images(name, x)
+        if self.channels is not None and x.shape[1] != self.channels:
+            raise ValueError(
+                f"FeatureDistance on {type(self.network).__name__} expects images of shape "
+                f"(N,{self.channels},H,W), got {name} of shape {format_shape(x.shape)}"
+            )
+        return x
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Raw activations of the chosen layers for images ``x`` ``(N, C, H, W)``."""
-        check_images("x", x)
+        self.check_input("x", x)
         if self._own_features:
             return list(self.network.features(x, self.layers))
         captured: dict[int, torch.Tensor] = {}
@@ -163,7 +218,16 @@ class FeatureDistance(Distance):
         return feats
 
     def extra_repr(self) -> str:
-        return f"layers={self.layers}, weights={self.weights}"
+        return f"layers={self.layers}, weights={self.weights}, channels={self.channels}"
+
+
+def _input_channels(network: nn.Module) -> int | None:
+    """The image channels ``network`` takes, if it tells (see :class:`FeatureDistance`)."""
+    channels = getattr(network, "in_channels", None)
+    if isinstance(channels, int) and not isinstance(channels, bool):
+        return channels
+    conv = next((m for m in network.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if conv is None else conv.in_channels
 
 
 def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
@@ -176,6 +240,13 @@ def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
             another network: its ``layer_names`` if it has them, else for each ``nn.Conv2d``
             the next activation module (ReLU, LeakyReLU, SiLU, GELU, ELU) in registration
             order, or the convolution itself if none follows. The network is put in eval mode.
+
+    >>> dist = default_distance()
+    >>> dist.layers, dist.channels
+    (['block1', 'block2', 'block3'], 1)
+    >>> x = torch.zeros(1, 1, 32, 32)
+    >>> dist(x, x)
+    tensor([0.])
     """
     if classifier is None:
         from .models import load_classifier
@@ -212,6 +283,9 @@ def lpips_backbone_path(net: str) -> str:
     """Where torchvision keeps the ImageNet weights of the LPIPS backbone ``net``.
 
     ``torch.hub.get_dir()/checkpoints/<file>`` (the hub dir follows ``TORCH_HOME``).
+
+    >>> os.path.basename(lpips_backbone_path("alex"))
+    'alexnet-owt-7be5be79.pth'
     """
     import torchvision.models as tvm
 
@@ -242,6 +316,11 @@ class LPIPS(Distance):
             the torchvision ImageNet weights in the torch hub cache; nothing is downloaded.
         resize: optional ``(H, W)`` the images are resized to before the backbone.
         seed: seeds the random backbone when ``pnet_rand=True`` (the global RNG is untouched).
+
+    >>> dist = LPIPS("squeeze", pnet_rand=True)  # random backbone: a code-path example only
+    >>> x = torch.zeros(1, 1, 32, 32)
+    >>> dist(x, x)
+    tensor([0.])
     """
 
     def __init__(
@@ -275,13 +354,18 @@ class LPIPS(Distance):
         self.pnet_rand = pnet_rand
         self.resize = None if resize is None else (int(resize[0]), int(resize[1]))
 
-    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        check_images("x", x)
+    def check_input(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Check that ``x`` is an image batch ``(N, 1 or 3, H, W)``."""
+        x = _check_images(name, x)
         if x.shape[1] not in (1, 3):
             raise ValueError(
                 f"LPIPS expects images with 1 (grayscale) or 3 (RGB) channels, got shape "
                 f"{tuple(x.shape)}"
             )
+        return x
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.check_input("x", x)
         if self.resize is not None:
             x = nn.functional.interpolate(x, size=self.resize, mode="bilinear", align_corners=False)
         if min(x.shape[-2:]) < _MIN_SIZE[self.net]:

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .utils import format_shape
 
 __all__ = [
     "Generator",
@@ -54,6 +57,10 @@ class Generator(nn.Module):
         width: channel width ``w`` (channels ``4w, 2w, w, w/2`` from 4x4 up to 32x32; the
             embedded ``mnist-dcgan`` uses 48).
         channels: image channels ``C``.
+
+    >>> G = Generator(latent_dim=8, width=8).eval()
+    >>> tuple(G(torch.zeros(2, 8)).shape)
+    (2, 1, 32, 32)
     """
 
     def __init__(self, latent_dim: int = 64, width: int = 64, channels: int = 1):
@@ -78,6 +85,7 @@ class Generator(nn.Module):
         self.out = nn.Conv2d(w // 2, channels, 3, 1, 1)
 
     def config(self) -> dict:
+        """Constructor arguments, as stored by :func:`save_checkpoint`."""
         return {"latent_dim": self.latent_dim, "width": self.width, "channels": self.channels}
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -95,6 +103,10 @@ class Discriminator(nn.Module):
     resolution -- then a linear read-out. Used only for training. The embedded prior was
     trained with ``refine=True`` at width 32, which costs about as much per step as
     ``refine=False`` at width 48 and trains a much better generator (the book's appendix).
+
+    >>> D = Discriminator(width=8, refine=True)
+    >>> tuple(D(torch.zeros(3, 1, 32, 32)).shape)
+    (3,)
     """
 
     def __init__(self, width: int = 64, channels: int = 1, refine: bool = False):
@@ -131,13 +143,20 @@ class DigitClassifier(nn.Module):
     ``embed``     ``(N, 128)`` (linear + SiLU on the flattened ``block3`` pool)
     ============  ==========================  =================
 
-    ``forward`` returns logits ``(N, 10)``. Input images ``(N, 1, 32, 32)`` in [-1, 1].
+    ``forward`` returns logits ``(N, 10)``. Input images ``(N, 1, 32, 32)`` in [-1, 1]
+    (``channels`` of them, recorded as ``in_channels``).
+
+    >>> clf = DigitClassifier().eval()
+    >>> tuple(clf(torch.zeros(2, 1, 32, 32)).shape), [tuple(f.shape) for f in clf.features(
+    ...     torch.zeros(2, 1, 32, 32), ["block3"])]
+    ((2, 10), [(2, 128, 8, 8)])
     """
 
     layer_names = ("block1", "block2", "block3")
 
     def __init__(self, channels: int = 1, num_classes: int = 10, dropout: float = 0.3):
         super().__init__()
+        self.in_channels = int(channels)
         self.block1 = nn.Conv2d(channels, 32, 3, 1, 1)
         self.block2 = nn.Conv2d(32, 64, 3, 1, 1)
         self.block3 = nn.Conv2d(64, 128, 3, 1, 1)
@@ -146,6 +165,11 @@ class DigitClassifier(nn.Module):
         self.fc = nn.Linear(128, num_classes)
 
     def _blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:  # shapes only: fine under torch.func
+            raise ValueError(
+                f"DigitClassifier expects images (N,{self.in_channels},H,W), got "
+                f"{format_shape(x.shape)}"
+            )
         feats = []
         h = x
         for conv in (self.block1, self.block2, self.block3):
@@ -190,7 +214,11 @@ _ARCHITECTURES = {"Generator": Generator, "DigitClassifier": DigitClassifier}
 
 
 def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 digest of a file."""
+    """Hex SHA-256 digest of a file (lower case).
+
+    >>> sha256_of(WEIGHTS_DIR / "mnist-cnn.pt") == registry()["mnist-cnn"]["sha256"]
+    True
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -199,7 +227,11 @@ def sha256_of(path: str | Path) -> str:
 
 
 def registry(root: str | Path | None = None) -> dict:
-    """The weights registry: ``{name: {"file", "sha256", "kind", ...}}`` from ``registry.json``."""
+    """The weights registry: ``{name: {"file", "sha256", "kind", ...}}`` from ``registry.json``.
+
+    >>> registry()["mnist-dcgan"]["kind"]
+    'generator'
+    """
     root = WEIGHTS_DIR if root is None else Path(root)
     path = root / REGISTRY_FILE
     if not path.is_file():
@@ -208,12 +240,24 @@ def registry(root: str | Path | None = None) -> dict:
 
 
 def available(root: str | Path | None = None) -> list[str]:
-    """Names that :func:`load_generator` / :func:`load_classifier` accept."""
+    """Names that :func:`load_generator` / :func:`load_classifier` accept.
+
+    >>> available()
+    ['mnist-cnn', 'mnist-dcgan']
+    """
     return sorted(registry(root))
 
 
 def save_checkpoint(module: nn.Module, path: str | Path) -> str:
-    """Save ``module`` (its architecture name, config and state dict); return the SHA-256."""
+    """Save ``module`` (its architecture name, config and state dict); return the SHA-256.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "g.pt"
+    ...     sha = save_checkpoint(Generator(latent_dim=4, width=8), path)
+    ...     load_checkpoint(path, sha).config()
+    {'latent_dim': 4, 'width': 8, 'channels': 1}
+    """
     arch = type(module).__name__
     if arch not in _ARCHITECTURES:
         raise TypeError(f"cannot save {arch}; expected one of {sorted(_ARCHITECTURES)}")
@@ -223,28 +267,97 @@ def save_checkpoint(module: nn.Module, path: str | Path) -> str:
     return sha256_of(path)
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_CHECKPOINT_KEYS = ("arch", "config", "state_dict")
+_EXPECTED = "expected a dict with keys 'arch', 'config', 'state_dict' (as save_checkpoint writes)"
+
+
+def _check_sha256(path: Path, sha256: str | None) -> None:
+    if sha256 is None:
+        return
+    if not isinstance(sha256, str):
+        raise TypeError(f"sha256 must be a str or None, got {type(sha256).__name__}")
+    if not _SHA256.fullmatch(sha256):
+        raise ValueError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
+    actual = sha256_of(path)
+    if actual != sha256.lower():
+        raise ValueError(
+            f"SHA-256 mismatch for {path}: expected {sha256}, got {actual}; the file is "
+            "corrupted or was replaced (retrain with scripts/train_prior.py or reinstall)"
+        )
+
+
+def _read_checkpoint(path: Path) -> tuple[str, dict, dict]:
+    """``(arch, config, state_dict)`` of a checkpoint file, or a ``ValueError`` saying why not."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (PermissionError, FileNotFoundError):
+        raise
+    except Exception as err:  # torch.load raises many types on bad bytes (pickle, zip, EOF, ...)
+        raise ValueError(
+            f"{path} is not a readable PyTorch checkpoint (torch.load raised "
+            f"{type(err).__name__}); expected a file written by save_checkpoint"
+        ) from err
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path} holds a {type(ckpt).__name__}; {_EXPECTED}")
+    missing = [k for k in _CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        lacks, keys = ", ".join(map(repr, missing)), sorted(str(k) for k in ckpt)
+        raise ValueError(f"{path} lacks {lacks}; {_EXPECTED}, got keys {keys}")
+    arch, config, state = (ckpt[k] for k in _CHECKPOINT_KEYS)
+    if not isinstance(arch, str) or arch not in _ARCHITECTURES:
+        raise ValueError(
+            f"{path} holds unknown architecture {arch!r}; expected one of {sorted(_ARCHITECTURES)}"
+        )
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{path}: 'config' must be a dict of constructor arguments, got {type(config).__name__}"
+        )
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: 'state_dict' must map parameter names to tensors")
+    return arch, config, state
+
+
+def _state_mismatch(expected: dict, given: dict) -> list[str]:
+    """What keeps ``given`` from loading into a module whose state dict is ``expected``."""
+    problems = []
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    if missing:
+        problems.append(f"missing {missing}")
+    if unexpected:
+        problems.append(f"unexpected {unexpected}")
+    problems += [
+        f"{k}: expected {format_shape(v.shape)}, got {format_shape(given[k].shape)}"
+        for k, v in expected.items()
+        if k in given and given[k].shape != v.shape
+    ]
+    return problems
+
+
 def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:
     """Rebuild a module saved by :func:`save_checkpoint`, checking the file's SHA-256 first.
 
     Returns the module in eval mode with ``requires_grad=False`` on every parameter.
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a hash mismatch.
+    ``sha256`` (64 hex characters, any case; ``None`` skips the check) must match the file.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a hash mismatch or
+    a file that is not such a checkpoint (unreadable, wrong structure, weights that do not
+    fit the architecture). Example: see :func:`save_checkpoint`.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} not found")
-    if sha256 is not None:
-        actual = sha256_of(path)
-        if actual != sha256:
-            raise ValueError(
-                f"SHA-256 mismatch for {path}: expected {sha256}, got {actual}; the file is "
-                "corrupted or was replaced (retrain with scripts/train_prior.py or reinstall)"
-            )
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    arch = ckpt.get("arch")
-    if arch not in _ARCHITECTURES:
-        raise ValueError(f"{path} holds unknown architecture {arch!r}")
-    module = _ARCHITECTURES[arch](**ckpt["config"])
-    module.load_state_dict(ckpt["state_dict"])
+    _check_sha256(path, sha256)
+    arch, config, state = _read_checkpoint(path)
+    try:
+        module = _ARCHITECTURES[arch](**config)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path}: config {config} does not fit {arch}: {err}") from err
+    problems = _state_mismatch(module.state_dict(), state)
+    if problems:
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
+        raise ValueError(f"{path}: state_dict does not fit {arch}({args}): {'; '.join(problems)}")
+    module.load_state_dict(state)
     module.eval()
     module.requires_grad_(False)
     return module
@@ -274,6 +387,10 @@ def load_generator(
             width 48), images ``(N, 1, 32, 32)`` in [-1, 1].
         device: where to put it (default CPU).
         root: directory holding ``registry.json`` and the weights (default the package's).
+
+    >>> G = load_generator()
+    >>> G.latent_dim, tuple(G(torch.zeros(1, 64)).shape)
+    (64, (1, 1, 32, 32))
     """
     return _load(name, "generator", root, device)
 
@@ -290,5 +407,9 @@ def load_classifier(
         name: registry name; ``"mnist-cnn"``: :class:`DigitClassifier`.
         device: where to put it (default CPU).
         root: directory holding ``registry.json`` and the weights (default the package's).
+
+    >>> clf = load_classifier()
+    >>> tuple(clf.predict_proba(torch.zeros(1, 1, 32, 32)).shape)
+    (1, 10)
     """
     return _load(name, "classifier", root, device)

@@ -87,7 +87,7 @@ class LinearOperator(nn.Module):
     (closed-form pseudo-inverse), ``measurement_shape`` and ``image_shape``. The public
     methods check their input (shape, finite values) and then call these.
 
-    >>> class Sum(LinearOperator):  # x -> sum of its pixels per channel, (N,C,H,W) -> (N,C)
+    >>> class Sum(LinearOperator):  # per-channel pixel sum of 4x4 images: (N,C,4,4) -> (N,C)
     ...     def _A(self, x):
     ...         return x.sum(dim=(2, 3))
     ...     def _A_adjoint(self, y):
@@ -200,7 +200,9 @@ class LinearOperator(nn.Module):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor (N,C,H,W), got {type(x).__name__}")
         if x.ndim != 4:
-            raise ValueError(f"x must have shape (N,C,H,W), got {format_shape(x.shape)} for {self!r}")
+            raise ValueError(
+                f"x must have shape (N,C,H,W), got {format_shape(x.shape)} for {self!r}"
+            )
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
         if type(self).measurement_shape is not LinearOperator.measurement_shape:

@@ -159,3 +159,42 @@ def test_feature_distance_uses_the_networks_own_features():
     assert torch.allclose(dist(x0, x1), expected, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match=r"\['fc'\] are not layers of DigitClassifier"):
         FeatureDistance(net, ["fc"])
+
+
+def test_feature_distance_names_the_expected_channels():
+    dist = default_distance()  # the embedded 1-channel digit classifier
+    x = torch.zeros(2, 3, 32, 32)
+    expected = r"expects images of shape \(N,1,H,W\), got x of shape \(2,3,32,32\)"
+    with pytest.raises(ValueError, match=expected):
+        dist.features(x)
+    with pytest.raises(ValueError, match=expected.replace("got x", "got x1")):
+        dist(torch.zeros(2, 1, 32, 32), x)
+    conv = FeatureDistance(nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU()), ["1"])
+    with pytest.raises(ValueError, match=r"\(N,2,H,W\), got x0 of shape \(1,1,8,8\)"):
+        conv(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
+    lpips_like = FeatureDistance(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), ["1"], channels=1)
+    with pytest.raises(ValueError, match=r"\(N,1,H,W\), got x of shape \(1,3,8,8\)"):
+        lpips_like.features(torch.zeros(1, 3, 8, 8))
+
+
+def test_digit_classifier_names_the_expected_channels():
+    from eglass.models import DigitClassifier
+
+    with pytest.raises(ValueError, match=r"DigitClassifier expects images \(N,1,H,W\), got "
+                                         r"\(2,3,32,32\)"):
+        DigitClassifier().features(torch.zeros(2, 3, 32, 32))
+
+
+def test_feature_distance_under_torch_func():
+    from eglass.models import DigitClassifier
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        dist = default_distance(DigitClassifier().double().eval())
+    x, v = _images(2, 1, 32, 32, 17), _images(6, 1, 32, 32, 18).view(3, 2, 1, 32, 32)
+    per_sample = torch.func.vmap(lambda t: dist.flat_features(t[None])[0])(x)
+    assert torch.allclose(per_sample, dist.flat_features(x), atol=1e-12)
+    tangents = torch.func.vmap(lambda t: torch.func.jvp(dist.flat_features, (x,), (t,))[1])(v)
+    assert tangents.shape == (3, *dist.flat_features(x).shape)
+    with pytest.raises(ValueError, match=r"\(N,1,H,W\), got x of shape \(1,3,32,32\)"):
+        torch.func.vmap(lambda t: dist.flat_features(t[None]))(torch.zeros(2, 3, 32, 32))

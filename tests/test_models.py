@@ -75,6 +75,80 @@ def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
         models.load_classifier("mnist-dcgan", root=root)
 
 
+def _small_checkpoint(tmp_path, name="g.pt"):
+    path = tmp_path / name
+    models.save_checkpoint(models.Generator(latent_dim=4, width=8), path)
+    return path
+
+
+def test_upper_case_sha256_is_accepted_and_malformed_ones_refused(tmp_path):
+    path = _small_checkpoint(tmp_path)
+    sha = models.sha256_of(path)
+    assert isinstance(models.load_checkpoint(path, sha.upper()), models.Generator)
+    for bad in ("abc", sha[:-1] + "g", sha + "0"):
+        with pytest.raises(ValueError, match=rf"64 hexadecimal characters, got '{bad}'"):
+            models.load_checkpoint(path, bad)
+    with pytest.raises(TypeError, match="sha256 must be a str or None, got bytes"):
+        models.load_checkpoint(path, sha.encode())
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "truncated zip", "empty"])
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path, kind):
+    path = _small_checkpoint(tmp_path)
+    data = path.read_bytes()
+    if kind == "random bytes":
+        g = torch.Generator().manual_seed(0)
+        data = bytes(torch.randint(0, 256, (4096,), generator=g, dtype=torch.uint8).tolist())
+    elif kind == "truncated zip":
+        data = data[: len(data) // 2]
+    else:
+        data = b""
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"g\.pt is not a readable PyTorch checkpoint.*"
+                       r"expected a file written by save_checkpoint"):
+        models.load_checkpoint(path, models.sha256_of(path))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (torch.zeros(3), r"holds a Tensor; expected a dict with keys 'arch', 'config', "
+                         r"'state_dict'"),
+        ({"arch": "Generator", "state_dict": {}}, r"lacks 'config'.*got keys \['arch', "
+                                                  r"'state_dict'\]"),
+        ({"arch": "VAE", "config": {}, "state_dict": {}},
+         r"unknown architecture 'VAE'; expected one of \['DigitClassifier', 'Generator'\]"),
+        ({"arch": "Generator", "config": [64], "state_dict": {}},
+         r"'config' must be a dict of constructor arguments, got list"),
+        ({"arch": "Generator", "config": {"depth": 3}, "state_dict": {}},
+         r"config \{'depth': 3\} does not fit Generator"),
+        ({"arch": "Generator", "config": {}, "state_dict": {"fc.weight": [1.0]}},
+         r"'state_dict' must map parameter names to tensors"),
+    ],
+)
+def test_checkpoint_of_the_wrong_structure_is_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.pt"
+    torch.save(content, path)
+    with pytest.raises(ValueError, match=r"bad\.pt.*" + message):
+        models.load_checkpoint(path, None)
+
+
+def test_state_dict_that_does_not_fit_the_architecture_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.pt"
+    state = models.Generator(latent_dim=4, width=8).state_dict()
+    state.pop("fc.weight")
+    state["extra.bias"] = torch.zeros(2)
+    state["out.weight"] = torch.zeros(1, 4, 5, 5)
+    config = {"latent_dim": 4, "width": 8, "channels": 1}
+    torch.save({"arch": "Generator", "config": config, "state_dict": state}, path)
+    with pytest.raises(ValueError) as err:
+        models.load_checkpoint(path, None)
+    text = str(err.value)
+    assert "bad.pt" in text and "does not fit Generator(latent_dim=4, width=8, channels=1)" in text
+    assert "missing ['fc.weight']" in text and "unexpected ['extra.bias']" in text
+    assert "out.weight: expected (1,4,3,3), got (1,4,5,5)" in text
+
+
 # ----------------------------------------------------------------------------- generator
 def test_generator_is_deterministic_in_eval_mode(G):
     z = torch.randn(6, G.latent_dim, generator=torch.Generator().manual_seed(1))

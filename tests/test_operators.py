@@ -326,7 +326,7 @@ def test_errors_name_expected_and_given():
         CompressedSensing(73, (2, 6, 6))
     with pytest.raises(ValueError, match="factor must be a positive integer"):
         SuperResolution(1.5)
-    with pytest.raises(ValueError, match="sigma must be >= 0"):
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0, got -1.0"):
         add_noise(x, -1.0, seed=0)
 
 
@@ -336,3 +336,59 @@ def test_device_follows_input(name):
     x = _randn(SHAPE, 0).cuda()
     for out in (op.A(x), op.null_project(x), op.to("cuda").A_dagger(op.A(x))):
         assert out.device == x.device
+
+
+# --- degenerate inputs ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mask", [torch.zeros(8, 8, dtype=torch.bool), torch.zeros(2, 8, 8), torch.zeros(0, 8)]
+)
+def test_inpainting_mask_that_observes_nothing_is_refused(mask):
+    shape = r"\(" + ",".join(str(s) for s in mask.shape) + r"\)"
+    with pytest.raises(ValueError, match=rf"observes no pixel.*at least one 1.*shape {shape}"):
+        Inpainting(mask)
+
+
+def test_blur_kernel_that_measures_nothing_is_refused():
+    with pytest.raises(ValueError, match=r"all zero.*at least one non-zero.*\(3,4\)"):
+        Blur(torch.zeros(3, 4))
+    for bad in (float("nan"), float("inf")):
+        kernel = torch.ones(3, 3).index_fill(0, torch.tensor([1]), bad)
+        with pytest.raises(ValueError, match=r"kernel contains 3 NaN/inf .*expected finite"):
+            Blur(kernel)
+
+
+@pytest.mark.parametrize("sigma", [float("inf"), float("nan"), -1.0, -float("inf")])
+def test_non_finite_or_negative_sigma_is_refused(sigma):
+    with pytest.raises(ValueError, match=rf"sigma must be a finite number >= 0, got {sigma}"):
+        add_noise(torch.zeros(1, 1, 4, 4), sigma, seed=0)
+    with pytest.raises(ValueError, match=rf"sigma must be a finite number > 0, got {sigma}"):
+        gaussian_kernel(5, sigma)
+
+
+def test_sigma_of_the_wrong_type_is_refused():
+    with pytest.raises(TypeError, match="sigma must be a real number, got str"):
+        add_noise(torch.zeros(1, 1, 4, 4), "0.1", seed=0)
+    with pytest.raises(TypeError, match="sigma must be a real number, got str"):
+        gaussian_kernel(5, "1")
+    with pytest.raises(ValueError, match=r"sigma must be a finite number > 0, got 0"):
+        gaussian_kernel(5, 0)
+
+
+def test_empty_batch_is_accepted(name):
+    op = REGISTRY[name](SHAPE)
+    x = torch.zeros(0, *SHAPE[1:], dtype=torch.float64)
+    expected = op.measurement_shape((0, *SHAPE[1:]))
+    assert expected == (0, *op.measurement_shape(SHAPE)[1:])
+    y = op.A(x)
+    assert tuple(y.shape) == expected
+    for out in (op.A_adjoint(y), op.A_dagger(y), op.range_project(x), op.null_project(x)):
+        assert out.shape == x.shape
+    assert dot_test(op, (0, *SHAPE[1:])) == 0.0
+
+
+def test_super_resolution_of_an_empty_batch():
+    for kernel in ("box", "bicubic"):
+        op = SuperResolution(2, kernel)
+        y = op(torch.zeros(0, 1, 32, 32))
+        assert y.shape == (0, 1, 16, 16)
+        assert op.A_adjoint(y).shape == op.A_dagger(y).shape == (0, 1, 32, 32)
