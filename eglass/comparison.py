@@ -7,15 +7,14 @@ answers "how long to k feasible solutions" for any ``k`` and :math:`\tau`. e-GLA
 pipeline of :mod:`eglass.explore` (inversion, both metrics, Algorithm 1); PULSE and Langevin
 are those of :mod:`eglass.baselines`.
 
->>> import torch
->>> from eglass import models, operators
->>> G = models.load_generator("mnist-dcgan")
+>>> from eglass import data, models, operators
+>>> from eglass.problem import InverseProblem
+>>> digits, _ = data.mnist("test")
 >>> A = operators.SuperResolution(8)
->>> x = G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0)))
->>> y = A(x)
->>> run = run_pulse(G, A, y, n=2, tau=1e-2, batch=4, max_candidates=8)
->>> run.method, run.time_to(2) is not None
-('PULSE', True)
+>>> problem = InverseProblem(models.load_generator("mnist-dcgan"), A, A(digits[:1]))
+>>> run = run_pulse(problem, n=2, batch=4, max_candidates=8)
+>>> run.method, len(run) <= 8, run.columns["ready_at"].shape == (len(run),)
+('PULSE', True, True)
 """
 
 from __future__ import annotations

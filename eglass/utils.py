@@ -34,10 +34,6 @@ def format_shape(shape, batch: str | None = None) -> str:
     return "(" + ",".join(dims) + ")"
 
 
-def _shape(t: torch.Tensor) -> str:
-    return format_shape(t)
-
-
 def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
     """Raise ``ValueError`` if ``t`` holds NaN or inf; return ``t`` unchanged otherwise."""
     if not isinstance(t, torch.Tensor):
@@ -47,7 +43,7 @@ def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
         if bad:
             raise ValueError(
                 f"{name} contains {bad} NaN/inf value(s) out of {t.numel()} "
-                f"(shape {_shape(t)}); expected finite values"
+                f"(shape {format_shape(t)}); expected finite values"
             )
     return t
 
@@ -57,9 +53,9 @@ def check_images(name: str, x: torch.Tensor, channels: int | None = None) -> tor
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (N,C,H,W), got {type(x).__name__}")
     if x.ndim != 4:
-        raise ValueError(f"{name} must have shape (N,C,H,W), got {_shape(x)}")
+        raise ValueError(f"{name} must have shape (N,C,H,W), got {format_shape(x)}")
     if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{name} must have {channels} channel(s), got shape {_shape(x)}")
+        raise ValueError(f"{name} must have {channels} channel(s), got shape {format_shape(x)}")
     return check_finite(name, x)
 
 
@@ -83,7 +79,7 @@ def check_latents(name: str, z: torch.Tensor, latent_dim: int) -> torch.Tensor:
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (N,{latent_dim})")
     if z.ndim != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"{name} must have shape (N,{latent_dim}), got {_shape(z)}")
+        raise ValueError(f"{name} must have shape (N,{latent_dim}), got {format_shape(z)}")
     return check_finite(name, z)
 
 
