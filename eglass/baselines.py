@@ -73,9 +73,7 @@ def _one_measurement(problem: InverseProblem, n: int) -> None:
     """Check that the problem holds one measurement and that ``n`` is a positive count."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n (number of solutions) must be a positive int, got {n!r}")
-    if problem.n != 1:
-        raise ValueError(f"y must be the measurements of ONE image, shape (1, ...), "
-                         f"got {tuple(problem.y.shape)}")
+    problem.require_one("this baseline")
 
 
 def _to_sphere(z: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -92,7 +92,7 @@ def _check_etas(etas) -> list[float]:
 def _walk_latents(problem, z0, dirs, etas, settings, tau) -> tuple[torch.Tensor, list]:
     """Latents of the walk's solutions: one walk per (K, sign of eta) to the largest |eta|,
     read at the step nearest each |eta|."""
-    settings = WalkSettings(**{**settings.__dict__, "hold": settings.holding(tau)})
+    settings = replace(settings, hold=settings.holding(tau))
     rows, paths = [], []
     for dr in dirs:
         row = z0.new_empty(len(etas), problem.latent_dim)
@@ -159,7 +159,7 @@ def explore(
     Returns:
         :class:`eglass.results.Solutions` with columns ``"eta"`` and ``"K"``.
     """
-    z0 = problem.latent(z0)
+    z0 = problem.require_one("explore").latent(z0)
     dim = problem.latent_dim
     if H_Y.shape != (dim, dim):
         raise ValueError(f"H_Y must be ({dim},{dim}) for this generator's latent_dim={dim}, "
@@ -174,7 +174,8 @@ def explore(
     eta = torch.tensor(eta_list, dtype=z0.dtype, device=z0.device)
     paths: list[WalkPath] = []
     if method == "walk":
-        walk = WalkSettings(top=top) if walk is None else walk
+        walk = WalkSettings() if walk is None else walk
+        walk = walk if walk.top is not None else replace(walk, top=top)
         z, paths = _walk_latents(problem, z0, dirs, eta_list, walk, tau)
     else:
         D = torch.stack([dr.d.to(z0) for dr in dirs])  # (k, d)
@@ -247,7 +248,7 @@ def sweep(
     One eigen-decomposition of each metric and one batched pass of ``G`` and of the
     problem's distance over all ``len(thresholds) * len(tops) * len(Ks) * len(etas)``
     solutions."""
-    z0 = problem.latent(z0)
+    z0 = problem.require_one("sweep").latent(z0)
     if problem.distance is None:
         raise TypeError("sweep measures perceptual change: give the problem a distance")
     pair = _Pair(H_Y, H_X)

@@ -190,6 +190,16 @@ class InverseProblem:
 
     # ----------------------------------------------------------------- checks
 
+    def require_one(self, what: str) -> InverseProblem:
+        """Check that the problem holds exactly one measurement (what ``what`` explores or
+        samples) and that the generator is still in eval mode; return the problem."""
+        _check_eval_mode(self.generator)
+        if self.n != 1:
+            raise ValueError(f"{what} works on the measurements of ONE image, shape (1, ...); "
+                             f"this problem holds y of shape {format_shape(self._y)}: use "
+                             "problem.measurement(i)")
+        return self
+
     def latent(self, z: torch.Tensor, name: str = "z0") -> torch.Tensor:
         """Check that ``z`` is one finite latent ``(d,)`` or ``(1, d)`` in the generator's
         dtype; return it detached as ``(1, d)``."""

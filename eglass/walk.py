@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -268,8 +268,7 @@ def null_space_walk(
     is where it leaves the feasible set.
     """
     settings = WalkSettings() if settings is None else settings
-    z0 = problem.latent(z0)
-    check_finite("y", problem.y)
+    z0 = problem.require_one("null_space_walk").latent(z0)
     direction = _check_direction(direction, problem.latent_dim)
     if not math.isfinite(length):
         raise ValueError(f"length must be finite, got {length}")
@@ -380,7 +379,7 @@ def walk_versus_line(
         raise TypeError("walk_versus_line measures perceptual change: give the problem a "
                         "distance")
     settings = WalkSettings(steps=24) if settings is None else settings
-    settings = WalkSettings(**{**settings.__dict__, "hold": settings.holding(tau)})
+    settings = replace(settings, hold=settings.holding(tau))
     path = null_space_walk(problem, z0, direction, length, settings=settings)
     d = path.direction.d
     d = (d / d.norm()).to(z0)

@@ -66,7 +66,7 @@ class Explorer:
         walk_steps: int = 20,
         tau: float = TAU,
     ):
-        self.z0 = problem.latent(z0)
+        self.z0 = problem.require_one("the explorer").latent(z0)
         for name, value in (("eta_max", eta_max), ("tau", tau)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

@@ -1,4 +1,5 @@
-"""Tests for eglass.baselines: PULSE restarts and latent Langevin sampling."""
+"""Tests for eglass.baselines: PULSE restarts and latent Langevin sampling (the timed runs
+against e-GLASS: tests/test_comparison.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from eglass.baselines import langevin, pulse, pulse_lr_factor, show_solutions, solutions_table
+from eglass.baselines import langevin, pulse, pulse_lr_factor
 from eglass.evaluate import measurement_error
+from eglass.figures import show_solutions
 
 
 def pool(x):
@@ -44,7 +46,7 @@ def test_pulse_every_evaluated_latent_is_on_the_sphere(tiny_generator):
     y = on_sphere_measurements(tiny_generator)
     result = pulse(G, pool, y, 6, eps=1e-9, steps=30, progress=False, warn=False)
     d = tiny_generator.latent_dim
-    norms = torch.cat(G.norms[1:])  # [0] is the shape check at z = 0
+    norms = torch.cat(G.norms[1:])  # [0] is InverseProblem's shape check at z = 0
     assert norms.numel() == 6 * 31
     torch.testing.assert_close(norms, torch.full_like(norms, d**0.5))
     torch.testing.assert_close(result.z.norm(dim=1), torch.full((6,), d**0.5).double())
@@ -57,36 +59,39 @@ def test_pulse_restarts_differ_and_seeds_reproduce(tiny_generator):
     c = pulse(tiny_generator, pool, y, 5, seed=2, progress=False, warn=False)
     torch.testing.assert_close(a.z, b.z, rtol=0, atol=0)
     torch.testing.assert_close(a.x, b.x, rtol=0, atol=0)
-    assert not torch.allclose(a.initial_z, c.initial_z)
+    start = a.columns["start"]
+    assert not torch.allclose(start, c.columns["start"])
     # the 5 restarts of one call start (and end) at different latents
-    start_gaps = torch.cdist(a.initial_z, a.initial_z) + torch.eye(5, dtype=a.z.dtype) * 1e9
+    start_gaps = torch.cdist(start, start) + torch.eye(5, dtype=a.z.dtype) * 1e9
     end_gaps = torch.cdist(a.z, a.z) + torch.eye(5, dtype=a.z.dtype) * 1e9
     assert start_gaps.min() > 0.1 and end_gaps.min() > 1e-3
     # one torch.Generator passed to two calls continues its stream: no repeated restarts
     g = torch.Generator().manual_seed(3)
     first = pulse(tiny_generator, pool, y, 3, seed=g, progress=False, warn=False)
     second = pulse(tiny_generator, pool, y, 3, seed=g, progress=False, warn=False)
-    assert torch.cdist(first.initial_z, second.initial_z).min() > 0.1
+    assert torch.cdist(first.columns["start"], second.columns["start"]).min() > 0.1
 
 
 def test_pulse_eps_criterion_and_best_iterate(tiny_generator):
     y = on_sphere_measurements(tiny_generator)
     eps = 2e-3
     result = pulse(tiny_generator, pool, y, 8, eps=eps, steps=100, progress=False, warn=False)
-    assert result.success.any()
+    success, steps_used = result.feasible(), result.columns["steps_used"]
+    assert result.tau == eps and success.any()
     # returned errors are the errors of the returned images, which are G of the returned z
     with torch.no_grad():
         torch.testing.assert_close(result.x, tiny_generator(result.z))
     torch.testing.assert_close(result.errors, measurement_error(pool, result.x, y))
-    torch.testing.assert_close(result.success, result.errors <= eps)
+    torch.testing.assert_close(success, result.errors <= eps)
     # restarts that reached eps stopped there; a stricter eps needs more steps
-    assert (result.steps_used[result.success] < 100).all()
+    assert (steps_used[success] < 100).all()
     strict = pulse(tiny_generator, pool, y, 8, eps=1e-5, steps=100, progress=False, warn=False)
-    torch.testing.assert_close(strict.initial_z, result.initial_z)
-    both = result.success & strict.success
+    torch.testing.assert_close(strict.columns["start"], result.columns["start"])
+    strict_steps = strict.columns["steps_used"]
+    both = success & strict.feasible()
     assert both.any()
-    assert (strict.steps_used[both] >= result.steps_used[both]).all()
-    assert (strict.steps_used[both] > result.steps_used[both]).any()
+    assert (strict_steps[both] >= steps_used[both]).all()
+    assert (strict_steps[both] > steps_used[both]).any()
     assert (strict.errors[both] <= 1e-5).all()
 
 
@@ -96,11 +101,10 @@ def test_pulse_failures_are_counted_and_reported(tiny_generator):
     y = pool(pattern.double())
     with pytest.warns(UserWarning, match=r"4 of 4 restarts did not reach eps"):
         result = pulse(tiny_generator, pool, y, 4, eps=1e-4, steps=40, progress=False)
-    assert result.failures == 4
-    assert not result.success.any()
+    assert int((~result.feasible()).sum()) == 4
+    assert not result.feasible().any()
     assert (result.errors > 1e-4).all()
-    assert (result.steps_used == 40).all()
-    assert "failures=4" in repr(result)
+    assert (result.columns["steps_used"] == 40).all()
 
 
 def test_pulse_lr_schedule_matches_upstream():
@@ -119,9 +123,10 @@ def test_pulse_lr_schedule_matches_upstream():
 
 def test_bad_inputs_raise_clear_errors(tiny_generator):
     y = on_sphere_measurements(tiny_generator)
-    with pytest.raises(ValueError, match=r"ONE image, shape \(1, \.\.\.\), got \(2, 1, 6, 5\)"):
+    one_image = r"ONE image, shape \(1, \.\.\.\); this problem holds y of shape \(2,1,6,5\)"
+    with pytest.raises(ValueError, match=one_image):
         pulse(tiny_generator, pool, y.repeat(2, 1, 1, 1), 3, progress=False)
-    with pytest.raises(ValueError, match=r"y has shape \(1, 1, 5, 5\) but A\(G\(z\)\)"):
+    with pytest.raises(ValueError, match=r"y has shape \(1,1,5,5\) but A\(G\(z\)\)"):
         pulse(tiny_generator, pool, y[..., :5, :], 3, progress=False)
     bad = y.clone()
     bad[0, 0, 0, 0] = math.nan
@@ -172,7 +177,7 @@ def test_langevin_samples_the_gaussian_posterior_of_a_linear_model():
     # automatic step size: 0.25 / L, L the top eigenvalue of H_Y / sigma^2 + I (constant here)
     auto = langevin(G, pool, y, 2, sigma=sigma, burn_in=5, thin=1, chains=2, progress=False)
     L = torch.linalg.eigvalsh(AW.T @ AW).max().item() / sigma**2 + 1
-    assert auto.step_size == pytest.approx(0.25 / L, rel=1e-6)
+    assert auto.params["step_size"] == pytest.approx(0.25 / L, rel=1e-6)
 
 
 def test_langevin_layout_seeds_and_divergence(tiny_generator):
@@ -183,8 +188,8 @@ def test_langevin_layout_seeds_and_divergence(tiny_generator):
     c = langevin(tiny_generator, pool, y, 7, seed=5, **kw)
     torch.testing.assert_close(a.z, b.z, rtol=0, atol=0)
     assert not torch.allclose(a.z, c.z)
-    assert a.chain.tolist() == [0, 1, 2, 0, 1, 2, 0]
-    assert a.step.tolist() == [23, 23, 23, 26, 26, 26, 29]
+    assert a.columns["chain"].tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert a.columns["step"].tolist() == [23, 23, 23, 26, 26, 26, 29]
     z0 = torch.zeros(1, 8, dtype=torch.float64)
     started = langevin(tiny_generator, pool, y, 3, seed=4, init=z0, **kw)
     assert not torch.allclose(started.z, a.z[:3])
@@ -192,35 +197,6 @@ def test_langevin_layout_seeds_and_divergence(tiny_generator):
         # the prior term alone multiplies z by (1 - h) = -99 per step: overflow in < 200 steps
         langevin(tiny_generator, pool, y, 2, sigma=1e-3, step_size=100.0, burn_in=400,
                  progress=False)
-
-
-def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
-    from eglass.baselines import run_pulse
-
-    y = on_sphere_measurements(tiny_generator)
-    run = run_pulse(tiny_generator, pool, y, target=6, tau=1e-2, batch=4, max_candidates=40)
-    assert run.x.shape[0] in (8, 12)  # stops after the batch that reached 6 feasible
-    assert int(run.feasible(1e-2).sum()) >= 6
-    assert (run.ready_at.diff() >= 0).all()
-    k6 = run.first_feasible(6, 1e-2)[-1]
-    assert run.time_to(6, 1e-2) == pytest.approx(float(run.ready_at[k6]))
-    assert run.time_to(10_000, 1e-2) is None
-    assert run.settings["eps"] == 2e-3 and run.settings["steps"] == 100
-    # batches draw from one generator: no two restarts share a start, so no identical images
-    gaps = torch.cdist(run.x.flatten(1), run.x.flatten(1)) + torch.eye(run.x.shape[0]) * 1e9
-    assert gaps.min() > 0
-    # an unreachable threshold: the cap stops the run and the failures are reported
-    capped = run_pulse(tiny_generator, pool, y, target=5, tau=1e-12, batch=3, max_candidates=7,
-                       steps=10)
-    assert capped.x.shape[0] == 7 and capped.time_to(1, 1e-12) is None
-    assert capped.settings["failures"] == 7 and capped.settings["eps"] == 1e-12
-    table = solutions_table({"PULSE": run, "capped": capped}, targets=(6,), taus=(1e-2, 1e-12))
-    lines = table.splitlines()
-    assert len(lines) == 3 and "t6@0.01 [s]" in lines[0]
-    assert "1.0x" in lines[1] and f"{run.time_to(6, 1e-2):.2f}" in lines[1]
-    assert "not reached" in lines[2]
-    x_best, e_best = capped.best(3)
-    assert e_best.tolist() == sorted(capped.errors.tolist())[:3] and x_best.shape[0] == 3
 
 
 def test_show_solutions_labels_rows_with_error_ranges(tiny_generator):
@@ -241,47 +217,6 @@ def test_show_solutions_labels_rows_with_error_ranges(tiny_generator):
         show_solutions({"empty": (x[:0], errors[:0])})
 
 
-def test_run_langevin_continues_its_chains(tiny_generator):
-    from eglass.baselines import run_langevin
-
-    y = on_sphere_measurements(tiny_generator)
-    kw = dict(sigma=0.05, step_size=1e-4, chains=2, burn_in=10, thin=2, per_round=4)
-    run = run_langevin(tiny_generator, pool, y, target=10**6, tau=1e-2, max_candidates=12, **kw)
-    assert run.x.shape[0] == 12 and run.ready_at.unique().numel() == 3
-    with pytest.raises(ValueError, match="multiple of chains"):
-        run_langevin(tiny_generator, pool, y, target=1, tau=1e-2, **{**kw, "per_round": 3})
-
-
-def test_run_eglass_setup_counts_in_every_time(tiny_generator):
-    from eglass.baselines import run_eglass
-    from eglass.distances import PixelDistance
-
-    y = on_sphere_measurements(tiny_generator)
-    run = run_eglass(tiny_generator, pool, y, PixelDistance(), target=5, tau=1e-2, Ks=[2, 3, 4],
-                     etas=[-0.3, 0.3], ks_per_round=1,
-                     inversion=dict(restarts=2, steps=100, finetune_steps=20), explore=dict(top=3))
-    assert run.setup_seconds > 0
-    assert (run.ready_at >= run.setup_seconds).all()
-    assert run.x.shape[0] in (2, 4, 6)
-    torch.testing.assert_close(run.errors, measurement_error(pool, run.x, y))
-    assert run.settings["inversion_error"] < 1e-2
-
-
-def test_benchmark_table_marks_partial_and_missing_times():
-    from eglass.baselines import benchmark_table
-
-    def method(t10, reached, ratio):
-        return {"time_to": {"10@0.01": t10}, "reached": {"10@0.01": reached},
-                "ratio_vs_eglass": {"10@0.01": ratio}, "feasible_fraction": {"0.01": 0.5},
-                "mean_distance@10": 0.25, "classes@10": 3, "confidence@10": 0.9}
-
-    summary = {"e-GLASS": method(2.0, 10, 1.0), "PULSE": method(50.0, 7, 25.0),
-               "Langevin": method(None, 0, None)}
-    lines = benchmark_table(summary, 10).splitlines()
-    assert "2.00" in lines[1] and "50.00 (7/10)" in lines[2] and "not reached" in lines[3]
-    assert "10@0.01: 25.0x" in lines[4] and "10@0.01: -" in lines[5]
-
-
 def test_pulse_and_langevin_on_the_embedded_prior():
     from eglass.data import mnist
     from eglass.inversion import benchmark_problems
@@ -292,11 +227,12 @@ def test_pulse_and_langevin_on_the_embedded_prior():
     A = benchmark_problems()["SR x8"]
     y = A(x[160:161])
     result = pulse(G, A, y, 6, seed=0, progress=False, warn=False)
+    success = result.feasible()
     torch.testing.assert_close(result.z.norm(dim=1), torch.full((6,), 8.0))
     with torch.no_grad():
         torch.testing.assert_close(result.errors, measurement_error(A, G(result.z), y))
-    assert result.failures + int(result.success.sum()) == 6
-    assert (result.errors[result.success] <= 2e-3).all()
-    assert (result.steps_used[result.success] < 100).all()
+    assert int((~success).sum()) + int(success.sum()) == 6
+    assert (result.errors[success] <= 2e-3).all()
+    assert (result.columns["steps_used"][success] < 100).all()
     samples = langevin(G, A, y, 4, sigma=0.03, burn_in=20, thin=2, chains=2, progress=False)
     assert samples.x.shape == (4, 1, 32, 32) and torch.isfinite(samples.errors).all()
