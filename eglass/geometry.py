@@ -519,6 +519,9 @@ def reference_hessian(
         def distance(w):
             return (problem.measure(w) - target).pow(2).sum()
     else:
+        if problem.distance is None:
+            raise TypeError("reference_hessian(metric='perceptual') needs the problem's "
+                            "distance; pass distance= to InverseProblem")
         x0 = problem.generate(z0)
 
         def distance(w):

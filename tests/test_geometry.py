@@ -8,10 +8,10 @@ from conftest import TinyGenerator
 from torch import nn
 
 from eglass.distances import LPIPS, FeatureDistance, PixelDistance
+from eglass.figures import coupling_figure, spectrum_figure
 from eglass.geometry import (
     anisotropy,
     coupling,
-    coupling_figure,
     eigh_desc,
     homogeneity,
     images_along,
@@ -23,11 +23,11 @@ from eglass.geometry import (
     perceptual_metric,
     pushforward,
     reference_hessian,
-    spectrum_figure,
     top_eigs,
     trace_fraction,
 )
 from eglass.operators import Inpainting, SuperResolution, box_mask
+from eglass.problem import InverseProblem
 
 
 def _latent(d, seed, dtype=torch.float64):
@@ -80,7 +80,8 @@ def test_jacobian_reverse_mode_for_few_outputs(tiny_generator):
         assert J.shape == (5, 8)
         assert torch.allclose(J, expected.reshape(5, 8), rtol=1e-12, atol=1e-14)
     H = measurement_metric(tiny_generator, A, z)
-    assert _rel(H, reference_hessian(tiny_generator, z, A=A)) <= 1e-10
+    ref = reference_hessian(InverseProblem(tiny_generator, A), z, metric="measurement")
+    assert _rel(H, ref) <= 1e-10
 
 
 @pytest.mark.parametrize(
@@ -91,7 +92,7 @@ def test_jacobian_reverse_mode_for_few_outputs(tiny_generator):
 def test_measurement_metric_equals_double_backprop(tiny_generator, A):
     z = _latent(8, 1)
     H = measurement_metric(tiny_generator, A, z)
-    ref = reference_hessian(tiny_generator, z, A=A)
+    ref = reference_hessian(InverseProblem(tiny_generator, A), z, metric="measurement")
     assert _rel(H, ref) <= 1e-5
     assert _rel(H, ref) <= 1e-10  # it is in fact exact up to rounding in float64
     _check_psd(H)
@@ -114,7 +115,7 @@ def test_perceptual_metric_equals_double_backprop(kind):
         dist = PixelDistance()
     z = _latent(8, 2)
     H = perceptual_metric(G, dist, z, chunk_size=4)
-    ref = reference_hessian(G, z, dist=dist)
+    ref = reference_hessian(InverseProblem(G, distance=dist), z)
     assert _rel(H, ref) <= 1e-5
     _check_psd(H)
 
@@ -133,10 +134,11 @@ def test_metrics_share_the_generator_jacobian(chunk):
         H_Y, H_X = metrics(G, A, dist, z, chunk_size=chunk)
         assert _rel(H_Y, measurement_metric(G, A, z)) <= 1e-10
         assert _rel(H_X, perceptual_metric(G, dist, z)) <= 1e-10
-        assert _rel(H_Y, reference_hessian(G, z, A=A)) <= 1e-5
+        ref = reference_hessian(InverseProblem(G, A), z, metric="measurement")
+        assert _rel(H_Y, ref) <= 1e-5
         _check_psd(H_Y)
         _check_psd(H_X)
-    with pytest.raises(ValueError, match="cannot be applied to this generator's output"):
+    with pytest.raises(ValueError, match="cannot be applied to this generator's images"):
         metrics(G, SuperResolution(5), dist, z)
     with pytest.raises(TypeError, match="must be an eglass.distances.Distance"):
         metrics(G, SuperResolution(4), object(), z)
@@ -171,9 +173,10 @@ def test_embedded_default_distance_on_dcgan_architecture():
     dist = default_distance(net)
     z = _latent(6, 4)
     H = perceptual_metric(G, dist, z)
-    assert _rel(H, reference_hessian(G, z, dist=dist)) <= 1e-5
+    assert _rel(H, reference_hessian(InverseProblem(G, distance=dist), z)) <= 1e-5
     HY = measurement_metric(G, SuperResolution(4), z)
-    assert _rel(HY, reference_hessian(G, z, A=SuperResolution(4))) <= 1e-5
+    ref = reference_hessian(InverseProblem(G, SuperResolution(4)), z, metric="measurement")
+    assert _rel(HY, ref) <= 1e-5
 
 
 def test_float32_in_float32_out(tiny_generator):
@@ -244,20 +247,21 @@ def test_homogeneity_separates_rescaled_from_rotated():
 
 
 def test_wrong_latent_shape_is_refused(tiny_generator):
+    wrong = r"z0 must be one latent of shape \(1,8\) \(or \(8,\)\)"
     for z in (torch.zeros(2, 8, dtype=torch.float64), torch.zeros(1, 7, dtype=torch.float64)):
-        with pytest.raises(ValueError, match=r"z must be one latent of shape \(8,\) or \(1,8\)"):
+        with pytest.raises(ValueError, match=wrong):
             measurement_metric(tiny_generator, SuperResolution(2), z)
     with pytest.raises(ValueError, match="NaN"):
         perceptual_metric(tiny_generator, PixelDistance(), torch.full((8,), float("nan")).double())
-    with pytest.raises(TypeError, match="z is torch.float32 but the generator's parameters"):
+    with pytest.raises(TypeError, match="z0 is torch.float32 but the generator's parameters"):
         perceptual_metric(tiny_generator, PixelDistance(), _latent(8, 0, torch.float32))
 
 
 def test_operator_generator_mismatch_is_refused(tiny_generator):
     z = _latent(8, 0)
-    with pytest.raises(ValueError, match=r"SuperResolution cannot be applied .* \(1, 1, 12, 10\)"):
+    with pytest.raises(ValueError, match=r"SuperResolution cannot be applied .* \(1,1,12,10\)"):
         measurement_metric(tiny_generator, SuperResolution(3), z)  # 10 is not divisible by 3
-    with pytest.raises(ValueError, match=r"_Matrix cannot be applied .* \(1, 1, 12, 10\)"):
+    with pytest.raises(ValueError, match=r"_Matrix cannot be applied .* \(1,1,12,10\)"):
         measurement_metric(tiny_generator, _Matrix(5, 64, seed=0), z)
     with pytest.raises(ValueError, match=r"cannot be applied"):
         measurement_hvp(tiny_generator, SuperResolution(3), z)
@@ -279,8 +283,17 @@ def test_other_bad_inputs(tiny_generator):
         eigh_desc(torch.zeros(3, 4))
     with pytest.raises(ValueError, match=r"same number of rows .* U \(8, 8\) and V \(7, 7\)"):
         coupling(torch.eye(8), torch.eye(7))
-    with pytest.raises(ValueError, match="exactly one of"):
-        reference_hessian(tiny_generator, z)
+    # which metric the reference differentiates is refused unless it is one of the two,
+    # and the metric's ingredient must be in the problem
+    with pytest.raises(ValueError, match="metric must be 'perceptual' or 'measurement'"):
+        reference_hessian(InverseProblem(tiny_generator, SuperResolution(2)), z, metric="both")
+    with pytest.raises(TypeError, match="no operator"):
+        reference_hessian(InverseProblem(tiny_generator), z, metric="measurement")
+
+
+def test_reference_hessian_without_distance_is_refused_clearly(tiny_generator):
+    with pytest.raises(TypeError, match="distance"):
+        reference_hessian(InverseProblem(tiny_generator), _latent(8, 0))
 
 
 def test_images_along_and_figures(tiny_generator):

@@ -10,15 +10,15 @@ from conftest import TinyGenerator
 from torch import nn
 
 from eglass.evaluate import TAU_STRICT, measurement_error
+from eglass.figures import plot_errors
 from eglass.inversion import (
     InversionResult,
     back_project,
     benchmark_problems,
+    candidates_table,
     compare_solutions,
     finetune,
     invert,
-    plot_errors,
-    summarize,
 )
 from eglass.operators import CompressedSensing, Inpainting, SuperResolution, box_mask
 
@@ -217,7 +217,7 @@ def test_bad_inputs(tiny_generator):
     for name, value in [("restarts", 0), ("steps", -5), ("finetune_steps", 0), ("steps", 2.5)]:
         with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
             invert(tiny_generator, A, y, "iagan", **{name: value})
-    for name in ("lr", "lr_generator", "lr_latent_finetune"):
+    for name in ("lr", "lr_generator", "lr_latent"):
         with pytest.raises(ValueError, match=f"{name} must be a finite number > 0"):
             invert(tiny_generator, A, y, "iagan", **{name: 0.0})
     with pytest.raises(ValueError, match="tol"):
@@ -231,6 +231,14 @@ def test_bad_inputs(tiny_generator):
     tiny_generator.eval()
     with pytest.raises(TypeError, match="A_dagger"):
         invert(tiny_generator, lambda x: F.avg_pool2d(x, 2), y)
+
+
+def test_an_operator_that_measures_nothing_is_refused():
+    """A mask that observes no pixel gives measurements every latent fits equally well (error
+    0 everywhere): invert would return its random start as a "solution". It is refused
+    where it is made, before any inversion."""
+    with pytest.raises(ValueError, match="measure nothing"):
+        Inpainting(torch.zeros(32, 32, dtype=torch.bool))
 
 
 def test_finetune_continues_a_latent_fit_like_invert(tiny_generator):
@@ -272,7 +280,7 @@ def test_compare_solutions_and_summary(tiny_generator):
     for name in ("latent + BP", "iagan + BP"):  # back-projected images fit y exactly
         assert c[name]["error"].max() < 1e-20
         assert (c[name]["psnr"] >= c[name.split(" ")[0]]["psnr"] - 1e-9).all()  # inpainting
-    table = summarize({"box": c})
+    table = candidates_table({"box": c})
     assert table.shape[0] == 4
     assert table.loc[("box", "iagan"), "PSNR dB (mean)"] == pytest.approx(
         c["iagan"]["psnr"].mean().item()
@@ -325,7 +333,7 @@ def test_heldout_digits_iagan_is_feasible_and_fits_better_than_latent(capsys):
         errors[name] = r.errors
         further[name] = finetune(G, A, y, r, steps=30, tol=None, progress=False).errors
     with capsys.disabled():
-        print("\n", summarize(comparisons).round(4).to_string())
+        print("\n", candidates_table(comparisons).round(4).to_string())
     # Measured with the embedded prior (see the closing note of book/02_gan_inversion.ipynb):
     # SR x8 is level within 0.01 dB (16 measurements: the latent fit already nearly reaches
     # them and fine-tuning can only rewrite the null space).
