@@ -324,7 +324,7 @@ def finetune(
     p = _Fit(problem, tol, prior_weight, noise_sigma, back_project)
     if start.z_latent.shape != (p.n, p.d):
         raise ValueError(
-            f"start.z_latent has shape {format_shape(start.z)} but y holds {p.n} "
+            f"start.z_latent has shape {format_shape(start.z_latent)} but y holds {p.n} "
             f"measurement(s) for a generator with latent_dim {p.d}; expected ({p.n},{p.d})"
         )
     return _finetune(p, start, steps, lr_generator, lr_latent, progress)
