@@ -413,3 +413,11 @@ def load_classifier(
     (1, 10)
     """
     return _load(name, "classifier", root, device)
+
+
+# Full-size priors from upstream formats (the architectures live in their own modules).
+from .biggan import BigGANGenerator, biggan_config, load_biggan, random_biggan, save_biggan  # noqa: E402
+from .pggan import PGGANGenerator, load_pggan, pggan_config, random_pggan  # noqa: E402
+
+__all__ += ["BigGANGenerator", "biggan_config", "load_biggan", "random_biggan", "save_biggan",
+            "PGGANGenerator", "load_pggan", "pggan_config", "random_pggan"]
