@@ -67,8 +67,8 @@ class PGGANGenerator(nn.Module):
     """PGGAN generator ``(N, dimLatent) -> (N, dimOutput, R, R)``, ``R = 4 * 2^S``.
 
     ``S = len(depthOtherScales)``. Args (upstream's config names): dimLatent, depthScale0,
-    depthOtherScales, leakyReluLeak, normalization (pixel norm), tanh (output activation), dimOutput, alpha (blending factor;
-    0 for a finished model).
+    depthOtherScales, leakyReluLeak, normalization (pixel norm), tanh (output activation),
+    dimOutput, alpha (blending factor; 0 for a finished model).
 
     >>> G = PGGANGenerator(8, 16, [8, 4])
     >>> G(torch.zeros(2, 8)).shape
