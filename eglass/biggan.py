@@ -173,7 +173,7 @@ def load_biggan(
     from .models import _check_sha256, _state_mismatch
 
     ppb = _upstream()
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(
             _missing_files(folder) + "is not a folder; create it and put both files there"

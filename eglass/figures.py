@@ -38,6 +38,7 @@ __all__ = [
     "solutions_figure",
     "show_solutions",
     "explorer_figure",
+    "scaling_figure",
 ]
 
 
@@ -351,3 +352,40 @@ def explorer_figure(explorer, method: str = "eglass", K: int = 8, eta: float = 2
         suptitle=(f"{method}, K={K}, eta={eta:+.2f}: measurement error {s['error']:.2e} "
                   f"({verdict} at tau={explorer.tau:g}){perceptual}"),
     )
+
+
+_COSTS = {"forward_s": "one forward", "metrics_exact_s": "both metrics, exact",
+          "metrics_topk_s": "both metrics, top-k", "algorithm1_s": "Algorithm 1",
+          "solutions10_s": "10 solutions"}
+
+
+def scaling_figure(results: Mapping, size: float = 4.0):
+    r"""Cost against problem size (latent dim :math:`d` x pixels), log-log, one series per cost.
+
+    ``results`` is ``benchmarks/results/scale.json``: ``{"models": [{"name", "latent_dim",
+    "pixels", "forward_s", "metrics_exact_s", "metrics_topk_s", "algorithm1_s",
+    "solutions10_s", ...}, ...]}``; a cost that is absent or ``null`` is skipped, other keys
+    are ignored.
+
+    >>> fig = scaling_figure({"models": [{"name": "a", "latent_dim": 8, "pixels": 64,
+    ...                                   "forward_s": 0.1}]})
+    >>> len(fig.axes[0].lines)
+    1
+    """
+    models = results.get("models") if isinstance(results, Mapping) else None
+    if not models:
+        raise ValueError("results must be a dict with a non-empty 'models' list, got "
+                         f"{type(results).__name__} {str(results)[:80]}")
+    fig, ax = plt.subplots(figsize=(1.5 * size, size))
+    for key, label in _COSTS.items():
+        pts = sorted((m["latent_dim"] * m["pixels"], m[key], m["name"]) for m in models
+                     if m.get(key) is not None)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+    for m in models:
+        ax.annotate(m["name"], (m["latent_dim"] * m["pixels"], m.get("forward_s") or 1),
+                    fontsize=7, xytext=(3, -9), textcoords="offset points")
+    ax.set(xscale="log", yscale="log", xlabel="latent dim × pixels", ylabel="seconds")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -207,7 +207,7 @@ def load_pggan(
     """
     from .models import _check_sha256, _state_mismatch
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
             f"load_pggan expects a pytorch_GAN_zoo PGAN checkpoint file (.pth), "
