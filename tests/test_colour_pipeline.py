@@ -23,7 +23,7 @@ pytest.importorskip("pytorch_pretrained_biggan")
 def test_sr8_from_256_on_reduced_biggan_deep():
     # full depth of BigGAN-deep-256 (12 blocks, attention at 64x64), channel width 4 not 128
     G = BigGANGenerator(random_biggan(biggan_config(256, channel_width=4), seed=0), class_id=1)
-    z_star = 0.4 * torch.randn(1, 128, generator=torch.Generator().manual_seed(0))
+    z_star = 0.4 * torch.randn(1, 128, generator=torch.Generator().manual_seed(1))
     A = SuperResolution(8)
     y = A(G(z_star)).detach()
     assert y.shape == (1, 3, 32, 32)
@@ -51,7 +51,7 @@ def test_sr8_from_256_on_reduced_biggan_deep():
 def test_box_inpainting_at_1024_on_reduced_pggan():
     # PGGAN-1024's 9 scales, every depth divided by 32 (16 ... 1 channels), 512-d latent
     G = random_pggan(pggan_config(1024, width_divisor=32), seed=0)
-    z_star = torch.randn(1, 512, generator=torch.Generator().manual_seed(0))
+    z_star = torch.randn(1, 512, generator=torch.Generator().manual_seed(7))
     A = Inpainting(box_mask(1024, (256, 384), center=(560, 512)))  # a face-region box
     x_star = G(z_star).detach()
     assert x_star.shape == (1, 3, 1024, 1024)
