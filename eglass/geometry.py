@@ -142,6 +142,45 @@ def _gram(J: torch.Tensor) -> torch.Tensor:
     return (H + H.T) / 2
 
 
+def chunked_gram(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    z: torch.Tensor,
+    chunk_size: int = 8,
+) -> torch.Tensor:
+    r"""Exact :math:`H = J^\top J` of ``fn`` at ``z``, built ``chunk_size`` columns at a time.
+
+    Column block :math:`B`: :math:`H_{:,B} = J^\top (J E_B)`, a vmapped chunk of jvps then a
+    vmapped chunk of vjps, so peak memory is :math:`O(P \cdot \text{chunk\_size})`, never the
+    full ``(P, d)`` Jacobian.
+
+    Args:
+        fn: a function of one latent ``(1, d)`` returning any tensor.
+        z: the latent ``(1, d)``.
+        chunk_size: columns per block (positive int).
+
+    Returns:
+        ``(d, d)`` symmetric tensor.
+
+    >>> f = lambda z: torch.cat([z, 2 * z], dim=1)
+    >>> chunked_gram(f, torch.zeros(1, 3), chunk_size=2).diagonal().tolist()
+    [5.0, 5.0, 5.0]
+    """
+    if z.ndim != 2 or z.shape[0] != 1:
+        raise ValueError(f"z must have shape (1,d), got {tuple(z.shape)}")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    d = z.shape[1]
+    _, pullback = torch.func.vjp(fn, z)
+    eye = torch.eye(d, dtype=z.dtype, device=z.device)
+    cols = []
+    for start in range(0, d, chunk_size):
+        tangents = eye[start : start + chunk_size].unsqueeze(1)  # (b, 1, d)
+        JE = pushforward(fn, z, tangents)  # (b, *out)
+        cols.append(torch.func.vmap(lambda u: pullback(u)[0])(JE).reshape(-1, d).detach())
+    H = torch.cat(cols).T
+    return (H + H.T) / 2
+
+
 @accepts_problem("A")
 def measurement_metric(
     problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
