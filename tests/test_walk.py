@@ -45,7 +45,10 @@ def test_walk_stays_on_measurements_where_the_line_drifts(tiny_problem):
     level = line[10].item()
     held = null_space_walk(G, A, y, z0, dr, length=2.0, settings=WalkSettings(
         steps=20, top=4, refresh=1, hold=level, threshold=None))
-    below = int((line <= level).sum())
+    # (strictly below: at step 10 the walk's own error and the line's are the same number up to
+    # rounding, so whether it already corrects there depends on the BLAS)
+    below = int((line < level).sum())
+    assert 0 < below < 11
     assert torch.allclose(held.z[:below], z0 + path.length[:below, None] * dr.d)
     assert held.errors.max().item() < 1.2 * level < line[-1].item()
     # keeping the tangent instead of re-projecting it (threshold None) also works
