@@ -16,6 +16,15 @@ dimension -- or over ``vjp`` when there are fewer outputs than latent dimensions
 bound memory). For latents too large for a dense Hessian,
 :func:`top_eigs` runs Lanczos (``scipy.sparse.linalg.eigsh``) on Hessian-vector products
 :math:`J^\top (J v)`.
+
+Memory: the plain call holds the whole Jacobian (``d`` tangent images at once). With
+``chunk_size`` the exact metrics are built that many latent directions at a time,
+:math:`H_{:,B} = J^\top (J E_B)` (a block of jvps, then a block of vjps), and never hold a full
+Jacobian; with ``max_memory`` (bytes) the block is chosen from an estimate
+(:func:`plan_metrics`). :func:`metric_spectra` goes one step further and picks, by the same
+estimate, between the exact metrics and the matrix-free top-``k`` eigenpairs that Algorithm 1
+needs, and records which in its result. Everything runs on the device of ``z0`` and the
+generator (CPU or CUDA).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch import nn
 
+from .memory import available_memory, saved_bytes
 from .problem import InverseProblem, accepts_problem
 from .utils import check_finite, make_generator
 
@@ -39,6 +49,11 @@ __all__ = [
     "measurement_metric",
     "metrics",
     "perceptual_metric",
+    "chunked_gram",
+    "MetricPlan",
+    "plan_metrics",
+    "MetricSpectra",
+    "metric_spectra",
     "eigh_desc",
     "MetricHVP",
     "measurement_hvp",
@@ -142,6 +157,13 @@ def _gram(J: torch.Tensor) -> torch.Tensor:
     return (H + H.T) / 2
 
 
+def _check_chunk(chunk_size) -> None:
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+
+
 def chunked_gram(
     fn: Callable[[torch.Tensor], torch.Tensor],
     z: torch.Tensor,
@@ -150,8 +172,8 @@ def chunked_gram(
     r"""Exact :math:`H = J^\top J` of ``fn`` at ``z``, built ``chunk_size`` columns at a time.
 
     Column block :math:`B`: :math:`H_{:,B} = J^\top (J E_B)`, a vmapped chunk of jvps then a
-    vmapped chunk of vjps, so peak memory is :math:`O(P \cdot \text{chunk\_size})`, never the
-    full ``(P, d)`` Jacobian.
+    vmapped chunk of vjps, so peak memory is :math:`O(P \cdot \text{chunk\_size})` plus one
+    backward pass's saved activations, never the full ``(P, d)`` Jacobian.
 
     Args:
         fn: a function of one latent ``(1, d)`` returning any tensor.
@@ -167,23 +189,69 @@ def chunked_gram(
     """
     if z.ndim != 2 or z.shape[0] != 1:
         raise ValueError(f"z must have shape (1,d), got {tuple(z.shape)}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    if chunk_size is None:
+        raise ValueError("chunk_size must be a positive int, got None")
+    _check_chunk(chunk_size)
+    return _block_grams(_identity, [fn], z, chunk_size)[0]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _block_grams(
+    inner: Callable, outers: Sequence[Callable], z: torch.Tensor, chunk_size: int
+) -> list[torch.Tensor]:
+    r"""Exact Grams :math:`J_k^\top J_k` of every :math:`f_k = \text{outer}_k \circ
+    \text{inner}`, ``chunk_size`` latent directions at a time.
+
+    The block of tangents goes through ``inner`` once (forward mode) and then through each
+    outer map; each block of outputs comes back through that map's vjp and ``inner``'s vjp.
+    Peak memory: the saved activations of one backward pass of each map, plus
+    ``chunk_size`` tangents of ``inner``'s and each outer map's output.
+    """
     d = z.shape[1]
-    _, pullback = torch.func.vjp(fn, z)
+    x, pull_inner = torch.func.vjp(inner, z)
+    x = x.detach()
+    pulls = [torch.func.vjp(outer, x)[1] for outer in outers]
     eye = torch.eye(d, dtype=z.dtype, device=z.device)
-    cols = []
+    columns: list[list[torch.Tensor]] = [[] for _ in outers]
     for start in range(0, d, chunk_size):
         tangents = eye[start : start + chunk_size].unsqueeze(1)  # (b, 1, d)
-        JE = pushforward(fn, z, tangents)  # (b, *out)
-        cols.append(torch.func.vmap(lambda u: pullback(u)[0])(JE).reshape(-1, d).detach())
-    H = torch.cat(cols).T
-    return (H + H.T) / 2
+        inner_tangents = pushforward(inner, z, tangents)  # (b, *x.shape)
+        for outer, pull, cols in zip(outers, pulls, columns, strict=True):
+            outputs = pushforward(outer, x, inner_tangents)  # (b, *out)
+            back = torch.func.vmap(lambda u, pull=pull: pull_inner(pull(u)[0])[0])(outputs)
+            cols.append(back.reshape(-1, d).detach())
+            del outputs, back
+        del inner_tangents
+    grams = []
+    for cols in columns:
+        H = torch.cat(cols).T
+        grams.append((H + H.T) / 2)
+    return grams
+
+
+def _chunk_for(problem: InverseProblem, z0, chunk_size, max_memory, *, measurement, perceptual):
+    """The block size for the exact metrics: ``chunk_size`` as given, or planned from
+    ``max_memory``; ``None`` means one pass over all ``d`` directions (dense)."""
+    _check_chunk(chunk_size)
+    if max_memory is None or chunk_size is not None:
+        return chunk_size
+    plan = plan_metrics(problem, z0, max_memory=max_memory, measurement=measurement,
+                        perceptual=perceptual)
+    if plan.method == "top-k":
+        raise MemoryError(plan.reason)
+    return None if plan.method == "dense" else plan.chunk_size
 
 
 @accepts_problem("A")
 def measurement_metric(
-    problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    max_memory: int | None = None,
 ) -> torch.Tensor:
     r"""The measurement metric :math:`H_Y(z_0) = J_\phi^\top J_\phi`, :math:`\phi = A \circ G`.
 
@@ -191,7 +259,11 @@ def measurement_metric(
         problem: an :class:`eglass.problem.InverseProblem` (its ``y`` is not needed), or
             the older form ``measurement_metric(G, A, z0)``.
         z0: the latent, ``(d,)`` or ``(1, d)``, same dtype as ``G``.
-        chunk_size: latent directions per vectorized forward pass (``None``: all ``d``).
+        chunk_size: build the metric this many latent directions at a time
+            (:func:`chunked_gram`: memory bounded by the block, never a full Jacobian).
+            ``None``: all ``d`` in one vectorized pass (fastest for small problems).
+        max_memory: bytes; choose ``chunk_size`` from a memory estimate
+            (:func:`plan_metrics`). ``MemoryError`` if not even one direction fits.
 
     Returns:
         ``(d, d)`` symmetric PSD matrix in the dtype of ``z0``.
@@ -205,12 +277,19 @@ def measurement_metric(
     (torch.Size([64, 64]), True)
     """
     z0 = problem.latent(z0)
-    return _gram(jacobian(problem.measure, z0, chunk_size))
+    chunk = _chunk_for(problem, z0, chunk_size, max_memory, measurement=True, perceptual=False)
+    if chunk is None:
+        return _gram(jacobian(problem.measure, z0))
+    return _block_grams(problem.generator, [problem._operator], z0, chunk)[0]
 
 
 @accepts_problem("distance")
 def perceptual_metric(
-    problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    max_memory: int | None = None,
 ) -> torch.Tensor:
     r"""The perceptual metric :math:`H_X(z_0) = J_F^\top J_F` (exact Hessian of
     :math:`\tfrac12 d_X(G(z), G(z_0))` at :math:`z_0`).
@@ -220,6 +299,7 @@ def perceptual_metric(
             :class:`eglass.distances.Distance`), or the older form
             ``perceptual_metric(G, distance, z0)``.
         z0: the latent :math:`z_0`, ``(d,)`` or ``(1, d)``.
+        chunk_size, max_memory: as in :func:`measurement_metric`.
 
     Returns:
         ``(d, d)`` symmetric PSD matrix in the dtype of ``z0``.
@@ -233,12 +313,19 @@ def perceptual_metric(
     (True, True)
     """
     z0 = problem.latent(z0)
-    return _gram(jacobian(problem.features, z0, chunk_size))
+    chunk = _chunk_for(problem, z0, chunk_size, max_memory, measurement=False, perceptual=True)
+    if chunk is None:
+        return _gram(jacobian(problem.features, z0))
+    return _block_grams(problem.generator, [problem.feature_map], z0, chunk)[0]
 
 
 @accepts_problem("A", "distance")
 def metrics(
-    problem: InverseProblem, z0: torch.Tensor, *, chunk_size: int | None = None
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    max_memory: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Both metrics at once, :math:`(H_Y(z_0), H_X(z_0))`, sharing the generator's Jacobian.
 
@@ -247,6 +334,11 @@ def metrics(
     :math:`J_\phi = J_A J_G` and :math:`J_F = J_{F \circ x} J_G` by the chain rule, exactly
     what :func:`measurement_metric` and :func:`perceptual_metric` compute, for one pass of
     ``G`` instead of two. Older form: ``metrics(G, A, distance, z0)``.
+
+    With ``chunk_size`` (or ``max_memory``, as in :func:`measurement_metric`) each block of
+    tangent images is pushed through both maps and pulled back (``A``'s and the features' vjp,
+    then ``G``'s), so nothing of size ``d x pixels`` is ever held: about 2.5x the work of the
+    one-pass form, in memory bounded by the block.
 
     >>> import torch
     >>> from eglass import models, operators
@@ -258,13 +350,240 @@ def metrics(
     """
     z0 = problem.latent(z0)
     features = problem.feature_map
+    chunk = _chunk_for(problem, z0, chunk_size, max_memory, measurement=True, perceptual=True)
+    if chunk is not None:
+        H_Y, H_X = _block_grams(problem.generator, [problem._operator, features], z0, chunk)
+        return H_Y, H_X
     x0 = problem.generate(z0)
     dim = z0.shape[1]
     eye = torch.eye(dim, dtype=z0.dtype, device=z0.device).unsqueeze(1)  # (d, 1, d)
-    images = pushforward(problem.generator, z0, eye, chunk_size)  # (d, 1, C, H, W): J_G
-    J_phi = pushforward(problem._operator, x0, images, chunk_size).reshape(dim, -1).T
-    J_F = pushforward(features, x0, images, chunk_size).reshape(dim, -1).T
+    images = pushforward(problem.generator, z0, eye)  # (d, 1, C, H, W): J_G
+    J_phi = pushforward(problem._operator, x0, images).reshape(dim, -1).T
+    J_F = pushforward(features, x0, images).reshape(dim, -1).T
     return _gram(J_phi), _gram(J_F)
+
+
+# --------------------------------------------------------------------------- memory plan
+
+MIN_BLOCK = 8
+"""Smallest block of latent directions for which :func:`metric_spectra` keeps the exact
+metrics: below it the exact path runs nearly one direction at a time, and ``d`` sequential
+jvp + vjp pairs cost more than Lanczos's few times ``k`` Hessian-vector products."""
+
+MEMORY_FRACTION = 0.5
+"""Share of the free memory (:func:`eglass.memory.available_memory`) a plan uses when no
+``max_memory`` is given."""
+
+
+@dataclass
+class MetricPlan:
+    r"""How the metrics will be computed, and the memory estimate behind the choice.
+
+    Attributes:
+        method: ``"dense"`` (one pass, holds the ``d``-column Jacobians), ``"blocks"`` (exact,
+            ``chunk_size`` directions at a time) or ``"top-k"`` (matrix-free Lanczos).
+        chunk_size: directions per block (``"blocks"``; ``d`` for dense, 1 for top-k).
+        max_memory: the cap in bytes the plan was made for.
+        estimate: bytes the chosen path is expected to need at its peak.
+        per_direction: bytes each latent direction of a block adds (its tangent image,
+            measurement and features, forward and backward, and the layers' tangents).
+        saved: bytes of the saved activations one backward pass of each map keeps.
+        reason: one sentence saying why this method was chosen.
+    """
+
+    method: str
+    chunk_size: int
+    max_memory: int
+    estimate: int
+    per_direction: int
+    saved: int
+    reason: str
+
+
+def _numel(fn, x) -> int:
+    with torch.no_grad():
+        return fn(x).numel()
+
+
+def plan_metrics(
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    *,
+    max_memory: int | None = None,
+    k: int | None = None,
+    measurement: bool = True,
+    perceptual: bool = True,
+) -> MetricPlan:
+    r"""Choose how to compute the metrics at ``z0`` within ``max_memory`` bytes.
+
+    The estimate: a backward pass of ``G``, ``A`` and the features keeps ``saved`` bytes
+    (:func:`eglass.memory.saved_bytes`, measured on one pass); each latent direction of a
+    block adds its tangent image, measurement and features twice (forward and back) plus, for
+    the layers' own tangents, as much again as one pass saves. Then:
+
+    - ``"dense"`` if all ``d`` directions fit at once (``d * per_direction``);
+    - else ``"blocks"`` of the largest size that fits beside ``saved``, if that is at least
+      :data:`MIN_BLOCK` (or ``k`` is not given: the exact metrics were asked for);
+    - else ``"top-k"`` (one direction at a time, Lanczos), when ``k`` is given.
+
+    ``MemoryError`` (naming the bytes needed) when not even one direction fits.
+    ``max_memory`` defaults to :data:`MEMORY_FRACTION` of the free memory of ``z0``'s device.
+    """
+    z0 = problem.latent(z0)
+    if max_memory is None:
+        max_memory = int(MEMORY_FRACTION * available_memory(z0.device))
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1:
+        raise ValueError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+    d = z0.shape[1]
+    item = z0.element_size()
+    x0 = problem.generate(z0)
+    saved = saved_bytes(problem.generator, z0)
+    outputs = x0.numel()
+    maps = ([problem._operator] if measurement else []) + (
+        [problem.feature_map] if perceptual else [])
+    for fn in maps:
+        saved += saved_bytes(fn, x0)
+        outputs += _numel(fn, x0)
+    per_direction = 2 * item * outputs + saved
+    dense = d * (item * outputs + saved) + d * d * item * len(maps)
+    fits = (max_memory - saved - 2 * d * d * item) // per_direction
+    need = f"{saved + per_direction:,} bytes"
+    if dense <= max_memory:
+        return MetricPlan("dense", d, max_memory, dense, per_direction, saved,
+                          f"all {d} directions fit in one pass ({dense:,} of {max_memory:,} "
+                          "bytes)")
+    if fits >= min(MIN_BLOCK, d) or (k is None and fits >= 1):
+        chunk = int(min(fits, d))
+        estimate = saved + chunk * per_direction + 2 * d * d * item
+        return MetricPlan("blocks", chunk, max_memory, estimate, per_direction, saved,
+                          f"the one-pass Jacobians need {dense:,} bytes, over the cap of "
+                          f"{max_memory:,}: exact metrics in blocks of {chunk} directions")
+    if k is not None and fits >= 1:
+        estimate = saved + per_direction + 4 * k * d * 8
+        return MetricPlan("top-k", 1, max_memory, estimate, per_direction, saved,
+                          f"only {fits} direction(s) fit beside the {saved:,} saved bytes "
+                          f"(cap {max_memory:,}): the top {k} eigenpairs by Lanczos instead")
+    raise MemoryError(f"the metrics at this size need at least {need} (one direction beside "
+                      f"the saved activations), but max_memory={max_memory:,}")
+
+
+@dataclass
+class MetricSpectra:
+    r"""The top eigenpairs of :math:`H_Y` and :math:`H_X` at one latent, however computed.
+
+    Attributes:
+        lam_Y, U: top-``k`` eigenvalues ``(k,)`` and eigenvectors ``(d, k)`` of :math:`H_Y`,
+            descending, signs as in :func:`eigh_desc` (``k = d`` on the exact path).
+        lam_X, V: the same for :math:`H_X`.
+        plan: the :class:`MetricPlan` that chose the path (``plan.method`` says which).
+        H_Y, H_X: the full matrices on the exact paths, ``None`` on ``"top-k"``.
+        products: Hessian-vector products Lanczos used per metric (``"top-k"``), else 0.
+    """
+
+    lam_Y: torch.Tensor
+    U: torch.Tensor
+    lam_X: torch.Tensor
+    V: torch.Tensor
+    plan: MetricPlan
+    H_Y: torch.Tensor | None = None
+    H_X: torch.Tensor | None = None
+    products: tuple[int, int] = (0, 0)
+
+    @property
+    def method(self) -> str:
+        """``"dense"``, ``"blocks"`` or ``"top-k"``."""
+        return self.plan.method
+
+    @property
+    def k(self) -> int:
+        """Number of eigenpairs held."""
+        return self.U.shape[1]
+
+    def matrices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""``(H_Y, H_X)``: the exact matrices, or on ``"top-k"`` their rank-``k`` parts
+        :math:`U \Lambda U^\top`, whose top ``k`` eigenpairs are the computed ones (so
+        Algorithm 1 with ``K <= k`` and ``top <= k`` gives the same directions)."""
+        if self.H_Y is not None and self.H_X is not None:
+            return self.H_Y, self.H_X
+        return _low_rank(self.lam_Y, self.U), _low_rank(self.lam_X, self.V)
+
+    def check_indices(self, Ks: Sequence[int], top: int | None) -> None:
+        """Refuse a K or ``top`` beyond the ``k`` eigenpairs held (``"top-k"`` only)."""
+        if self.method != "top-k":
+            return
+        worst = max([*Ks, top or 0])
+        if worst > self.k:
+            raise ValueError(f"only the top {self.k} eigenpairs were computed (top-k path), "
+                             f"but K/top = {worst} was asked for; call metric_spectra with "
+                             f"k >= {worst}")
+
+
+def _low_rank(lam: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
+    H = (U * lam.clamp_min(0)) @ U.T
+    return (H + H.T) / 2
+
+
+class _Counted:
+    def __init__(self, hvp: MetricHVP):
+        self.hvp, self.calls = hvp, 0
+        self.dtype, self.device = hvp.dtype, hvp.device
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.hvp(v)
+
+
+def metric_spectra(
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    k: int = 32,
+    *,
+    max_memory: int | None = None,
+    method: str = "auto",
+    seed: int | torch.Generator = 0,
+    tol: float = 1e-6,
+) -> MetricSpectra:
+    r"""Top-``k`` eigenpairs of both metrics at ``z0``, exact or matrix-free by a memory estimate.
+
+    ``method="auto"`` follows :func:`plan_metrics` (dense, exact blocks, or top-``k`` when the
+    exact path would have to run nearly one direction at a time); ``"exact"`` forces the exact
+    metrics (blocked as the cap needs) and ``"top-k"`` forces Lanczos (:func:`top_eigs` on
+    :func:`measurement_hvp` / :func:`perceptual_hvp`, relative accuracy ``tol``). The
+    result records the plan and, for Lanczos, how many Hessian-vector products it took.
+
+    >>> import torch
+    >>> from eglass import models, operators
+    >>> from eglass.distances import default_distance
+    >>> from eglass.problem import InverseProblem
+    >>> problem = InverseProblem(models.load_generator("mnist-dcgan"),
+    ...                          operators.SuperResolution(8), distance=default_distance())
+    >>> s = metric_spectra(problem, torch.zeros(1, 64), k=8, method="top-k")
+    >>> s.method, s.U.shape, s.H_Y is None
+    ('top-k', torch.Size([64, 8]), True)
+    """
+    if method not in ("auto", "exact", "top-k"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'top-k', got {method!r}")
+    z0 = problem.latent(z0)
+    d = z0.shape[1]
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
+        raise ValueError(f"k must be an integer in [1, latent_dim={d}], got {k!r}")
+    plan = plan_metrics(problem, z0, max_memory=max_memory,
+                        k=None if method == "exact" or k == d else k)
+    if method == "top-k" and plan.method != "top-k":
+        plan = MetricPlan("top-k", 1, plan.max_memory, plan.saved + plan.per_direction,
+                          plan.per_direction, plan.saved, "top-k asked for (method='top-k')")
+    if plan.method == "top-k":
+        if k == d:
+            raise ValueError(f"the top-k path needs k < latent_dim={d}; use method='exact'")
+        hvps = [_Counted(measurement_hvp(problem, z0)), _Counted(perceptual_hvp(problem, z0))]
+        (lam_Y, U), (lam_X, V) = (top_eigs(h, d, k, seed=seed, tol=tol) for h in hvps)
+        return MetricSpectra(lam_Y, U, lam_X, V, plan,
+                             products=(hvps[0].calls, hvps[1].calls))
+    chunk = None if plan.method == "dense" else plan.chunk_size
+    H_Y, H_X = metrics(problem, z0, chunk_size=chunk)
+    lam_Y, U = eigh_desc(H_Y)
+    lam_X, V = eigh_desc(H_X)
+    return MetricSpectra(lam_Y[:k], U[:, :k], lam_X[:k], V[:, :k], plan, H_Y=H_Y, H_X=H_X)
 
 
 def _check_square(name: str, H: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,26 @@
-"""Chunked exact metric: equals the unchunked J^T J (issue 17, part B)."""
+"""Metrics that scale: blocked exact metrics equal the one-pass ones and stay under a memory
+cap; the matrix-free top-k path agrees with ``eigh`` and feeds Algorithm 1."""
 
 import pytest
 import torch
 
-from eglass.geometry import _gram, chunked_gram, jacobian
+from eglass.directions import eglass_direction
+from eglass.distances import LPIPS
+from eglass.geometry import (
+    _gram,
+    chunked_gram,
+    eigh_desc,
+    jacobian,
+    measurement_metric,
+    metric_spectra,
+    metrics,
+    perceptual_metric,
+    plan_metrics,
+)
+from eglass.memory import peak_memory
+from eglass.models import pggan_config, random_pggan
+from eglass.operators import SuperResolution
+from eglass.problem import InverseProblem
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7])
@@ -21,3 +38,80 @@ def test_chunked_gram_equals_full(chunk: int) -> None:
 def test_chunked_gram_rejects_bad_chunk() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         chunked_gram(lambda z: z, torch.zeros(1, 2), chunk_size=0)
+
+
+# ----------------------------------------------------------------- metrics under a memory cap
+
+
+def _colour_problem(resolution: int = 64, seed: int = 0) -> InverseProblem:
+    """A reduced random-weight PGGAN (512-d latent, colour) with SR x4 and LPIPS on a random
+    backbone: big enough that the one-pass Jacobians (512 tangent images) are large."""
+    G = random_pggan(pggan_config(resolution, width_divisor=32), seed=seed)
+    return InverseProblem(G, SuperResolution(4),
+                          distance=LPIPS("squeeze", pnet_rand=True, resize=(32, 32)))
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+def test_blocked_metrics_equal_the_one_pass_metrics() -> None:
+    problem = _colour_problem()
+    z = torch.randn(1, 512, generator=torch.Generator().manual_seed(3))
+    H_Y, H_X = metrics(problem, z)
+    B_Y, B_X = metrics(problem, z, chunk_size=100)
+    assert _relative(B_Y, H_Y) <= 1e-5 and _relative(B_X, H_X) <= 1e-5
+    assert _relative(measurement_metric(problem, z, chunk_size=64), H_Y) <= 1e-5
+    assert _relative(perceptual_metric(problem, z, chunk_size=300), H_X) <= 1e-5
+
+
+def test_metrics_stay_under_the_memory_cap() -> None:
+    problem = _colour_problem(128)
+    z = torch.randn(1, 512, generator=torch.Generator().manual_seed(4))
+    cap = 200 * 2**20
+    plan = plan_metrics(problem, z, max_memory=cap)
+    assert plan.method == "blocks" and 1 <= plan.chunk_size < 512
+    one_pass = plan_metrics(problem, z, max_memory=2**40)
+    assert one_pass.method == "dense" and one_pass.estimate > 2 * cap  # the cap matters here
+    metrics(problem, z, chunk_size=4)  # warm up kernels and allocator outside the measurement
+    with peak_memory() as capped:
+        H_Y, H_X = metrics(problem, z, max_memory=cap)
+    if capped.bytes is None:
+        pytest.skip("peak memory cannot be measured on this platform (no /proc/self/status)")
+    with peak_memory() as free:
+        D_Y, D_X = metrics(problem, z)
+    assert capped.bytes <= cap, (capped.bytes, plan)
+    assert free.bytes > capped.bytes  # the one-pass form really needs more
+    assert _relative(H_Y, D_Y) <= 1e-5 and _relative(H_X, D_X) <= 1e-5
+
+
+def test_plan_refuses_a_cap_too_small_for_one_direction() -> None:
+    problem = _colour_problem()
+    with pytest.raises(MemoryError, match="need at least"):
+        metrics(problem, torch.zeros(1, 512), max_memory=1000)
+    with pytest.raises(ValueError, match="max_memory"):
+        plan_metrics(problem, torch.zeros(1, 512), max_memory=-5)
+
+
+def test_top_k_agrees_with_eigh_and_is_chosen_when_blocks_would_be_tiny() -> None:
+    problem = _colour_problem()
+    z = torch.randn(1, 512, generator=torch.Generator().manual_seed(5))
+    exact = metric_spectra(problem, z, k=16, method="exact")
+    assert exact.method == "dense" and exact.H_Y is not None
+    lam_Y, _ = eigh_desc(exact.H_Y)
+    assert torch.equal(exact.lam_Y, lam_Y[:16])
+    plan = plan_metrics(problem, z, max_memory=2**40)
+    small = plan.saved + 3 * plan.per_direction  # room for 3 directions: below MIN_BLOCK
+    lanczos = metric_spectra(problem, z, k=16, max_memory=small, tol=0.0)
+    assert lanczos.method == "top-k" and "Lanczos" in lanczos.plan.reason
+    assert lanczos.H_Y is None and min(lanczos.products) > 16
+    for approx, ref in ((lanczos.lam_Y, exact.lam_Y), (lanczos.lam_X, exact.lam_X)):
+        assert ((approx - ref).abs() / ref).max() <= 1e-4
+    # Algorithm 1 from the top-k eigenpairs equals Algorithm 1 from the exact metrics
+    H_Y, H_X = lanczos.matrices()
+    for K in (2, 6):
+        d_topk = eglass_direction(H_Y, H_X, K, top=8).d
+        d_exact = eglass_direction(exact.H_Y, exact.H_X, K, top=8).d
+        assert (d_topk @ d_exact).abs() >= 1 - 1e-4
+    with pytest.raises(ValueError, match="only the top 16"):
+        lanczos.check_indices([20], top=8)
