@@ -45,6 +45,7 @@ from .directions import (
     generalized_direction,
 )
 from .evaluate import TAU
+from .geometry import MetricSpectra
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions, concat, summarize, summary_table
 from .walk import WalkPath, WalkSettings, null_space_walk, walk_versus_line
@@ -114,8 +115,8 @@ def _walk_latents(problem, z0, dirs, etas, settings, tau) -> tuple[torch.Tensor,
 def explore(
     problem: InverseProblem,
     z0: torch.Tensor,
-    H_Y: torch.Tensor,
-    H_X: torch.Tensor,
+    H_Y: torch.Tensor | MetricSpectra,
+    H_X: torch.Tensor | None = None,
     *,
     method: str = "eglass",
     Ks: Sequence[int] = (8,),
@@ -144,7 +145,9 @@ def explore(
             any, gives ``perceptual`` and steers the walk. (Older form:
             ``explore(G, A, y, z0, H_Y, H_X, distance=...)``.)
         z0: latent ``(1, d)``; H_Y, H_X: metrics ``(d, d)`` at ``z0``
-            (:func:`eglass.geometry.metrics`).
+            (:func:`eglass.geometry.metrics`), or in place of both a
+            :class:`eglass.geometry.MetricSpectra` (:func:`eglass.geometry.metric_spectra`;
+            on its top-k path ``Ks`` and ``top`` must not exceed its ``k``).
         method: one of :data:`METHODS`.
         Ks: 1-based direction indices (the paper: K, K-1, K-2, ...).
         etas: steps along each direction, in latent units (:math:`\|z_0\| \approx \sqrt d`).
@@ -161,6 +164,11 @@ def explore(
     """
     z0 = problem.require_one("explore").latent(z0)
     dim = problem.latent_dim
+    if isinstance(H_Y, MetricSpectra):
+        H_Y.check_indices(check_indices(Ks), top)
+        H_Y, H_X = H_Y.matrices()
+    elif H_X is None:
+        raise TypeError("explore needs H_X beside H_Y (or a MetricSpectra in place of both)")
     if H_Y.shape != (dim, dim):
         raise ValueError(f"H_Y must be ({dim},{dim}) for this generator's latent_dim={dim}, "
                          f"got {tuple(H_Y.shape)}")

@@ -6,6 +6,7 @@ import torch
 
 from eglass.directions import eglass_direction
 from eglass.distances import LPIPS
+from eglass.explore import explore
 from eglass.geometry import (
     _gram,
     chunked_gram,
@@ -115,3 +116,15 @@ def test_top_k_agrees_with_eigh_and_is_chosen_when_blocks_would_be_tiny() -> Non
         assert (d_topk @ d_exact).abs() >= 1 - 1e-4
     with pytest.raises(ValueError, match="only the top 16"):
         lanczos.check_indices([20], top=8)
+
+
+def test_explore_takes_the_top_k_spectra() -> None:
+    problem = _colour_problem(32)
+    z = torch.randn(1, 512, generator=torch.Generator().manual_seed(6))
+    problem = InverseProblem(problem.generator, problem.operator, problem.operator(
+        problem.generate(z)), problem.distance)
+    spectra = metric_spectra(problem, z, k=12, method="top-k")
+    solutions = explore(problem, z, spectra, Ks=(4, 8), etas=(-1.0, 1.0))
+    assert solutions.x.shape == (4, 3, 32, 32) and torch.isfinite(solutions.errors).all()
+    with pytest.raises(ValueError, match="only the top 12"):
+        explore(problem, z, spectra, Ks=(13,))
