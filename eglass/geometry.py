@@ -203,33 +203,44 @@ def _block_grams(
     inner: Callable, outers: Sequence[Callable], z: torch.Tensor, chunk_size: int
 ) -> list[torch.Tensor]:
     r"""Exact Grams :math:`J_k^\top J_k` of every :math:`f_k = \text{outer}_k \circ
-    \text{inner}`, ``chunk_size`` latent directions at a time.
-
-    The block of tangents goes through ``inner`` once (forward mode) and then through each
-    outer map; each block of outputs comes back through that map's vjp and ``inner``'s vjp.
-    Peak memory: the saved activations of one backward pass of each map, plus
-    ``chunk_size`` tangents of ``inner``'s and each outer map's output.
-    """
-    d = z.shape[1]
-    x, pull_inner = torch.func.vjp(inner, z)
-    x = x.detach()
-    pulls = [torch.func.vjp(outer, x)[1] for outer in outers]
-    eye = torch.eye(d, dtype=z.dtype, device=z.device)
-    columns: list[list[torch.Tensor]] = [[] for _ in outers]
-    for start in range(0, d, chunk_size):
-        tangents = eye[start : start + chunk_size].unsqueeze(1)  # (b, 1, d)
-        inner_tangents = pushforward(inner, z, tangents)  # (b, *x.shape)
-        for outer, pull, cols in zip(outers, pulls, columns, strict=True):
-            outputs = pushforward(outer, x, inner_tangents)  # (b, *out)
-            back = torch.func.vmap(lambda u, pull=pull: pull_inner(pull(u)[0])[0])(outputs)
-            cols.append(back.reshape(-1, d).detach())
-            del outputs, back
-        del inner_tangents
+    \text{inner}`, ``chunk_size`` latent directions at a time (:class:`_Blocks`)."""
+    blocks = _Blocks(inner, outers, z)
+    columns = [blocks(start, start + chunk_size) for start in range(0, blocks.d, chunk_size)]
     grams = []
-    for cols in columns:
+    for cols in zip(*columns, strict=True):
         H = torch.cat(cols).T
         grams.append((H + H.T) / 2)
     return grams
+
+
+class _Blocks:
+    r"""Column blocks :math:`J_k^\top J_k E_B` of the Grams of :math:`\text{outer}_k \circ
+    \text{inner}` at ``z``.
+
+    The block of unit tangents goes through ``inner`` once (forward mode) and then through
+    each outer map; each block of outputs comes back through that map's vjp and ``inner``'s
+    vjp (closures built once). Peak memory: the saved activations of one backward pass of each
+    map, plus the block's tangents of ``inner``'s and each outer map's output.
+    """
+
+    def __init__(self, inner: Callable, outers: Sequence[Callable], z: torch.Tensor):
+        self.inner, self.outers, self.z, self.d = inner, list(outers), z, z.shape[1]
+        x, self.pull_inner = torch.func.vjp(inner, z)
+        self.x = x.detach()
+        self.pulls = [torch.func.vjp(outer, self.x)[1] for outer in self.outers]
+
+    def __call__(self, start: int, stop: int) -> list[torch.Tensor]:
+        """``(stop - start, d)`` rows of each Gram: directions ``start ... stop - 1``."""
+        eye = torch.eye(self.d, dtype=self.z.dtype, device=self.z.device)
+        tangents = eye[start:stop].unsqueeze(1)  # (b, 1, d)
+        inner_tangents = pushforward(self.inner, self.z, tangents)  # (b, *x.shape)
+        rows = []
+        for outer, pull in zip(self.outers, self.pulls, strict=True):
+            outputs = pushforward(outer, self.x, inner_tangents)  # (b, *out)
+            back = torch.func.vmap(lambda u, pull=pull: self.pull_inner(pull(u)[0])[0])(outputs)
+            rows.append(back.reshape(-1, self.d).detach())
+            del outputs, back
+        return rows
 
 
 def _chunk_for(problem: InverseProblem, z0, chunk_size, max_memory, *, measurement, perceptual):
@@ -853,7 +864,11 @@ def homogeneity(hessians: Sequence[torch.Tensor], floor: float = 1e-8) -> Homoge
 
 
 def reference_hessian(
-    problem: InverseProblem, z0: torch.Tensor, *, metric: str = "perceptual"
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    *,
+    metric: str = "perceptual",
+    rows: int | None = None,
 ) -> torch.Tensor:
     r"""Slow reference: :math:`\tfrac12 \partial_z^2` of the distance itself, by double backprop.
 
@@ -863,9 +878,10 @@ def reference_hessian(
     :math:`D(z) = d_X(G(z), G(z_0))` (``metric="perceptual"``, the problem's distance) or
     :math:`\lVert A G(z) - A G(z_0)\rVert^2` (``metric="measurement"``). Used by the tests
     and ``benchmarks/hessian.py`` to check :func:`perceptual_metric` and
-    :func:`measurement_metric`; not meant for users (``d`` backward passes).
+    :func:`measurement_metric`; not meant for users (``d`` backward passes). ``rows``: only
+    the first ``rows`` rows (to time the method on a large latent).
 
-    Returns ``(d, d)`` in the dtype of ``z0``.
+    Returns ``(d, d)`` (or ``(rows, d)``) in the dtype of ``z0``.
     """
     if metric not in ("perceptual", "measurement"):
         raise ValueError(f"metric must be 'perceptual' or 'measurement', got {metric!r}")
@@ -885,14 +901,16 @@ def reference_hessian(
         def distance(w):
             return problem.distance(problem.generator(w), x0).sum()
 
+    n = z0.shape[1] if rows is None else rows
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= z0.shape[1]:
+        raise ValueError(f"rows must be an integer in [1, {z0.shape[1]}] or None, got {rows!r}")
     with torch.enable_grad():
         w = z0.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(distance(w), w, create_graph=True)
-        rows = [
-            torch.autograd.grad(g[0, i], w, retain_graph=i < z0.shape[1] - 1)[0][0]
-            for i in range(z0.shape[1])
+        hessian_rows = [
+            torch.autograd.grad(g[0, i], w, retain_graph=i < n - 1)[0][0] for i in range(n)
         ]
-    return 0.5 * torch.stack(rows).detach()
+    return 0.5 * torch.stack(hessian_rows).detach()
 
 
 # --------------------------------------------------------------------------- pictures
