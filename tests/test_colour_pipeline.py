@@ -34,7 +34,7 @@ def test_sr8_from_256_on_reduced_biggan_deep():
     assert result.x.shape == (1, 3, 256, 256)
     assert result.errors.item() <= 1e-3
 
-    H_Y, H_X = metrics(problem, result.z, chunk_size=16)
+    H_Y, H_X = metrics(problem, result.z)
     assert H_Y.shape == H_X.shape == (128, 128)
     assert torch.allclose(H_Y, H_Y.T, atol=1e-6 * H_Y.abs().max())
     # SR x8 keeps 3 * 32 * 32 = 3072 numbers > d = 128: H_Y is full rank, yet anisotropic
