@@ -126,7 +126,8 @@ INSPECT = """async () => {
     return {
         images: images.length,
         outputImages: main.querySelectorAll(".cell_output img").length,
-        broken: images.filter(i => !(i.naturalWidth > 0)).map(i => i.src).concat(undecoded),
+        broken: [...new Set(images.filter(i => !(i.naturalWidth > 0)).map(i => i.src)
+                            .concat(undecoded))],
         math: main.querySelectorAll(".math").length,
         untypeset: [...main.querySelectorAll(".math")].filter(
             e => !e.querySelector("mjx-container")).map(e => e.textContent.slice(0, 80)),
