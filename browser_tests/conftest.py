@@ -2,8 +2,9 @@
 Chromium (Debian's ``chromium``; Playwright's own browser download cannot work offline).
 
 These tests need the built book (``_build/html``), so they live outside ``tests/`` and run
-after the strict book build in ``make test``. When Playwright or Chromium is missing, every
-test here is skipped with one reason line (``pytest -rs``).
+after the strict book build in ``make test``. When Playwright or Chromium is missing, the run
+reports one test skipped with the reason (one line under ``pytest -rs``) and deselects the
+rest, so ``make test`` goes on.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ def _missing() -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
+    """When the browser tests cannot run, keep one of them, skipped with the reason (one line
+    under ``-rs``), and deselect the rest."""
     reason = _missing()
-    if reason is not None:
-        for item in items:
-            item.add_marker(pytest.mark.skip(reason=reason))
+    if reason is not None and items:
+        config.hook.pytest_deselected(items=items[1:])
+        items[1:] = []
+        items[0].add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
