@@ -98,13 +98,23 @@ def explorer_state(page) -> dict:
     }""")
 
 
-def wait_for_change(page, before: dict, timeout_ms: int = 60_000) -> dict:
-    page.wait_for_function(
-        """([status, image]) => {
-            const s = document.querySelector(".eglass-explorer-status");
-            const img = s && s.closest(".widget-vbox").querySelector(".widget-output img");
-            return s && img && s.innerText !== status && img.src !== image;
-        }""", arg=[before["status"], before["image"]], timeout=timeout_ms)
+def wait_for_change(page, before: dict, what: str, timeout_ms: int = 45_000) -> dict:
+    """Wait until both the status line and the solution image differ from ``before``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """([status, image]) => {
+                const s = document.querySelector(".eglass-explorer-status");
+                const img = s && s.closest(".widget-vbox").querySelector(".widget-output img");
+                return s && img && s.innerText !== status && img.src !== image;
+            }""", arg=[before["status"], before["image"]], timeout=timeout_ms)
+    except PlaywrightTimeout:
+        now = explorer_state(page)
+        pytest.fail(f"moving {what}: the explorer did not change in {timeout_ms / 1000:g} s "
+                    f"(status {'unchanged' if now['status'] == before['status'] else 'changed'}"
+                    f": {now['status']!r}; image "
+                    f"{'unchanged' if now['image'] == before['image'] else 'changed'})")
     return explorer_state(page)
 
 
@@ -160,12 +170,12 @@ def test_explorer_responds_to_K_and_eta(browser, lab):
         assert errors_shown(page) == []
 
         move_slider(page, "K", "ArrowRight")
-        after_K = wait_for_change(page, state)
+        after_K = wait_for_change(page, state, "the K slider")
         assert "K=9" in after_K["status"], after_K["status"]  # the chapter starts at K=8
         assert measurement_error(after_K["status"]) != measurement_error(state["status"])
 
         move_slider(page, "eta", "ArrowLeft")
-        after_eta = wait_for_change(page, after_K)
+        after_eta = wait_for_change(page, after_K, "the eta slider")
         assert "eta=+1.75" in after_eta["status"], after_eta["status"]  # 2.0 - 0.25
         assert measurement_error(after_eta["status"]) != measurement_error(after_K["status"])
 
