@@ -151,10 +151,10 @@ def test_explorer_responds_to_K_and_eta(browser, lab):
     page = context.new_page()
     try:
         page.goto(f"{base}/lab/tree/book/{CHAPTER.name}?token={token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
         page.wait_for_function("() => window.jupyterapp && jupyterapp.shell.currentWidget "
                                "&& jupyterapp.shell.currentWidget.sessionContext"
-                               ".session?.kernel?.status === 'idle'", timeout=60_000)
+                               ".session?.kernel?.status === 'idle'", timeout=120_000)
         started = time.monotonic()
         page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_selector(".eglass-explorer-status", timeout=RUN_ALL_TIMEOUT_S * 1000)
