@@ -42,18 +42,28 @@ build-book:
 	@test -f _build/html/index.html
 
 # `make test` runs the unit tests with every docstring example of eglass (--doctest-modules),
-# executes every chapter once, under nbmake (a raising cell fails it), then
-# builds the book strictly (-W: broken citations, references, toc) from those same sources
-# without executing them a second time; `make book` always executes everything.
+# executes every chapter once, under nbmake (a raising cell fails it), in a copy of the book
+# sources ($(EXECUTED); nbmake skips paths under _build) whose notebooks keep their outputs,
+# then builds the book strictly (-W: broken citations, references, toc) from that copy
+# without executing it a second time, and opens the result in a real browser: every page
+# (browser_tests/test_book_pages.py) and the chapter 5 explorer in JupyterLab
+# (browser_tests/test_explorer_lab.py). `make book` always executes everything.
+EXECUTED := .book-executed
+
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(JOBS) --doctest-modules eglass tests/
-	$(BIN)/pytest -n $(JOBS) --nbmake --nbmake-timeout=600 book/
-	mkdir -p _build
-	sed 's/execute_notebooks: force/execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml
+	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
+	cp -r book _config.yml _toc.yml $(EXECUTED)/ && ln -s ../benchmarks $(EXECUTED)/benchmarks
+	$(BIN)/pytest -n $(JOBS) --nbmake --nbmake-timeout=600 --overwrite $(EXECUTED)/book
+	sed 's/execute_notebooks: force/execute_notebooks: "off"/' _config.yml \
+		> $(EXECUTED)/_config_noexec.yml
 	rm -rf _build/html _build/.doctrees
-	$(BIN)/jupyter-book build . --config _build/_config_noexec.yml $(BOOK_FLAGS)
+	$(BIN)/jupyter-book build $(EXECUTED) --config $(EXECUTED)/_config_noexec.yml \
+		--path-output . $(BOOK_FLAGS)
 	@test -f _build/html/index.html
+	sh scripts/ensure_chromium.sh
+	$(BIN)/pytest -p no:cacheprovider -q -rs browser_tests/
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache
+	rm -rf _build $(EXECUTED) .pytest_cache .ruff_cache

@@ -159,7 +159,9 @@ def explorer(
 ):
     r"""An ``ipywidgets`` explorer: a method dropdown and sliders for K and :math:`\eta`.
 
-    Each change draws :meth:`Explorer.figure` into an output area. ``settings`` go to
+    Each change prints the measurement error of the new solution in a status line (CSS class
+    ``eglass-explorer-status``) and draws :meth:`Explorer.figure` into an output area (the
+    browser test drives both). ``settings`` go to
     :class:`Explorer`. Returns the widget box; its ``.explorer`` attribute is the
     :class:`Explorer` (use ``.explorer.figure(...)`` for a static figure beside it).
     Older form: ``explorer(G, A, y, z0, H_Y, H_X, distance=...)``.
@@ -182,9 +184,15 @@ def explorer(
     eta = widgets.FloatSlider(value=min(2.0, core.eta_max), min=-core.eta_max,
                               max=core.eta_max, step=eta_step, description="eta",
                               continuous_update=False)
+    status = widgets.Label()
+    status.add_class("eglass-explorer-status")
     out = widgets.Output()
 
     def draw(change=None):
+        s = core.solution(method.value, K.value, eta.value)
+        verdict = "feasible" if s["feasible"] else "NOT feasible"
+        status.value = (f"{method.value}, K={K.value}, eta={eta.value:+.2f}: measurement error "
+                        f"{s['error']:.3e} ({verdict} at tau={core.tau:g})")
         with out:
             out.clear_output(wait=True)
             fig = core.figure(method.value, K.value, eta.value)
@@ -194,6 +202,6 @@ def explorer(
     for control in (method, K, eta):
         control.observe(draw, names="value")
     draw()
-    box = widgets.VBox([widgets.HBox([method, K, eta]), out])
+    box = widgets.VBox([widgets.HBox([method, K, eta]), status, out])
     box.explorer = core
     return box

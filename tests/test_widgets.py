@@ -64,7 +64,10 @@ def test_explorer_figure_and_widget(inpainting_problem):
     box = explorer(G, A, y, z0, H_Y, H_X, Ks=[1, 2, 3], top=4, threshold=0.1, eta_max=2.0)
     method, K, eta = box.children[0].children
     assert K.options == (1, 2, 3) and eta.max == 2.0 and box.explorer.dim == 8
+    status = box.children[1]
+    assert "K=3" in status.value and "measurement error" in status.value
     K.value = 1  # redraws without a frontend
+    assert "K=1" in status.value and "measurement error" in status.value
     plt.close("all")
 
 
