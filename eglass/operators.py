@@ -16,6 +16,10 @@ Calls are pure functions of their input (no in-place ops, no side effects on the
 buffers cast to the input's dtype and device), so ``torch.func.jvp``/``vmap`` and autograd go
 through them. Noise is separate from ``A``: ``y = add_noise(A(x), sigma, seed)``.
 
+A DeepInverse ``LinearPhysics`` becomes one with :func:`from_deepinv` (optional extra
+``eglass[deepinv]``; :mod:`eglass.deepinv_ops`), and every eglass entry point that takes an
+operator also takes the physics itself (:func:`as_operator`).
+
 To use your own linear model, subclass :class:`LinearOperator` and implement ``_A`` and
 ``_A_adjoint``; ``A_dagger`` then falls back to CGLS.
 """
@@ -46,6 +50,8 @@ __all__ = [
     "gaussian_kernel",
     "add_noise",
     "dot_test",
+    "from_deepinv",
+    "as_operator",
 ]
 
 Shape = Sequence[int]
@@ -744,3 +750,7 @@ def dot_test(
     rhs = (x * op.A_adjoint(y)).sum().item()
     scale = (abs(lhs) + abs(rhs)) / 2
     return abs(lhs - rhs) / scale if scale > 0 else 0.0
+
+
+# DeepInverse interoperability (deepinv itself is imported lazily, only when it is used).
+from .deepinv_ops import as_operator, from_deepinv  # noqa: E402
