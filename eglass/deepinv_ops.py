@@ -1,6 +1,6 @@
 r"""DeepInverse forward models as eglass operators: :func:`from_deepinv` and :func:`as_operator`.
 
-DeepInverse :cite:`tachella2025deepinverse` (``deepinv`` on PyPI) holds a forward model as a
+DeepInverse (Tachella et al., 2025; ``deepinv`` on PyPI) holds a forward model as a
 ``deepinv.physics.LinearPhysics`` with ``A``, ``A_adjoint`` and ``A_dagger``.
 :func:`from_deepinv` wraps one as an eglass :class:`~eglass.operators.LinearOperator`, so that
 it goes wherever an eglass operator goes; :func:`as_operator` is the one place where eglass

@@ -50,8 +50,8 @@ __all__ = [
     "gaussian_kernel",
     "add_noise",
     "dot_test",
-    "from_deepinv",
-    "as_operator",
+    "from_deepinv",  # noqa: F822 (module __getattr__, from eglass.deepinv_ops)
+    "as_operator",  # noqa: F822
 ]
 
 Shape = Sequence[int]
@@ -752,5 +752,11 @@ def dot_test(
     return abs(lhs - rhs) / scale if scale > 0 else 0.0
 
 
-# DeepInverse interoperability (deepinv itself is imported lazily, only when it is used).
-from .deepinv_ops import as_operator, from_deepinv  # noqa: E402
+def __getattr__(name: str):
+    """``from_deepinv`` and ``as_operator`` live in :mod:`eglass.deepinv_ops` (which builds on
+    this module; deepinv itself is imported only when a physics is wrapped)."""
+    if name in ("from_deepinv", "as_operator"):
+        from . import deepinv_ops
+
+        return getattr(deepinv_ops, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
