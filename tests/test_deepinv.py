@@ -266,3 +266,26 @@ def test_held_out_sr4_inversion_gives_the_same_error_with_a_deepinv_operator(G):
     b = invert(G, theirs, y, "iagan", **budget)
     assert (a.errors - b.errors).abs().max().item() <= 1e-6
     assert (measurement_error(ours, a.x_bp, y) - measurement_error(ours, b.x_bp, y)).abs() <= 1e-6
+
+
+def test_explore_pulse_and_the_explorer_take_the_physics(G):
+    from eglass.baselines import pulse
+    from eglass.explore import explore
+    from eglass.widgets import Explorer
+
+    z0 = torch.randn(1, 64, generator=torch.Generator().manual_seed(1))
+    ours, theirs = SuperResolution(4), _sr4_physics()
+    y = ours(G(z0).detach())
+    H_Y = geometry.measurement_metric(G, ours, z0)
+    H_X = torch.eye(64)
+    kw = dict(Ks=(4, 8), etas=(-1.0, 1.0), back_project=True)
+    a, b = explore(G, ours, y, z0, H_Y, H_X, **kw), explore(G, theirs, y, z0, H_Y, H_X, **kw)
+    assert torch.allclose(a.errors, b.errors, rtol=1e-5, atol=1e-9)
+    assert torch.allclose(a.errors_bp, b.errors_bp, rtol=1e-4, atol=1e-9)
+    budget = dict(steps=5, seed=0, progress=False, warn=False)
+    p, q = pulse(G, ours, y, 2, **budget), pulse(G, theirs, y, 2, **budget)
+    assert torch.allclose(p.errors, q.errors, rtol=1e-5, atol=1e-9)
+    one, other = Explorer(G, ours, y, z0, H_Y, H_X), Explorer(G, theirs, y, z0, H_Y, H_X)
+    s, t = one.solution("eglass", 4, 1.0), other.solution("eglass", 4, 1.0)
+    assert abs(s["error"] - t["error"]) <= 1e-6 * max(s["error"], 1e-9)
+    assert torch.allclose(other.observed_image(), one.observed_image(), atol=1e-6)
