@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .deepinv_ops import as_operator
 from .utils import check_images
 
 __all__ = [
@@ -36,7 +37,8 @@ def measurement_error(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Per-sample measurement error :math:`\operatorname{mean}(((A x - y)/2)^2)`.
 
     Args:
-        A: a linear operator (``eglass.operators``) or any callable images -> measurements.
+        A: a linear operator (``eglass.operators``), a deepinv ``LinearPhysics`` or any
+            callable images -> measurements.
         x: images ``(N, C, H, W)`` in [-1, 1].
         y: measurements, shape ``A(x).shape`` or broadcastable to it (e.g. ``(1, ...)``).
 
@@ -44,7 +46,7 @@ def measurement_error(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ``(N,)`` tensor.
     """
     check_images("x", x)
-    ax = A(x)
+    ax = as_operator(A)(x)
     if y.ndim != ax.ndim or any(b not in (a, 1) for a, b in zip(ax.shape, y.shape, strict=True)):
         raise ValueError(
             f"y has shape {tuple(y.shape)} but A(x) has shape {tuple(ax.shape)}; "

@@ -33,6 +33,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
+from .deepinv_ops import as_operator
 from .evaluate import TAU_STRICT, measurement_error, psnr
 from .problem import InverseProblem, accepts_problem
 from .utils import check_finite, check_images, format_shape, make_generator, stopwatch
@@ -152,6 +153,7 @@ def back_project(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     check_images("x", x)
     check_finite("y", y)
+    A = as_operator(A)
     if not callable(getattr(A, "A_dagger", None)):
         raise TypeError(
             f"A must provide A_dagger(y) for back-projection; {type(A).__name__} does not"
@@ -435,6 +437,7 @@ def compare_solutions(
     Returns:
         ``{candidate: {"x": (N,C,H,W), "error": (N,), "psnr": (N,) or absent}}``.
     """
+    A = as_operator(A)
     images = {"latent": result.x_latent}
     if result.method == "iagan":
         images["iagan"] = result.x

@@ -16,6 +16,10 @@ Calls are pure functions of their input (no in-place ops, no side effects on the
 buffers cast to the input's dtype and device), so ``torch.func.jvp``/``vmap`` and autograd go
 through them. Noise is separate from ``A``: ``y = add_noise(A(x), sigma, seed)``.
 
+A DeepInverse ``LinearPhysics`` becomes one with :func:`from_deepinv` (optional extra
+``eglass[deepinv]``; :mod:`eglass.deepinv_ops`), and every eglass entry point that takes an
+operator also takes the physics itself (:func:`as_operator`).
+
 To use your own linear model, subclass :class:`LinearOperator` and implement ``_A`` and
 ``_A_adjoint``; ``A_dagger`` then falls back to CGLS.
 """
@@ -46,6 +50,8 @@ __all__ = [
     "gaussian_kernel",
     "add_noise",
     "dot_test",
+    "from_deepinv",  # noqa: F822 (module __getattr__, from eglass.deepinv_ops)
+    "as_operator",  # noqa: F822
 ]
 
 Shape = Sequence[int]
@@ -300,6 +306,16 @@ class SuperResolution(LinearOperator):
       :math:`A^\dagger y = B_H^\dagger Y (B_W^\dagger)^\top` with the 1-D pseudo-inverses
       computed once per size (exact).
 
+    DeepInverse: ``"box"`` is ``deepinv.physics.Downsampling(filter=torch.ones(1, 1, f, f) /
+    f**2, factor=f, padding="valid")`` exactly; none of its named filters is (``None`` is bare
+    decimation; ``"bilinear"``, ``"gaussian"``, ``"sinc"`` are other low-pass filters).
+    Its ``"bicubic"`` uses the same Keys (a = -0.5) kernel stretched by ``f`` but is *not* our
+    ``"bicubic"``: it samples low-resolution pixel ``j`` at input position ``f j + 1/2`` where
+    ours (PIL, ``F.interpolate``) samples the block centre ``f j + (f - 1)/2`` -- the same for
+    ``f = 2``, a shift of ``(f - 2)/2`` pixels otherwise -- and it pads the image where ours
+    renormalizes the kernel at the border; away from the border they agree after that shift
+    (``tests/test_deepinv.py``).
+
     >>> op = SuperResolution(2, "bicubic")
     >>> y = op(torch.rand(3, 1, 32, 32))
     >>> tuple(y.shape), tuple(op.A_dagger(y).shape)
@@ -468,7 +484,8 @@ class Inpainting(LinearOperator):
     the images; measurements keep the image shape (hidden pixels read 0). :math:`A` is an
     orthogonal projection, so :math:`A^\top = A^\dagger = A` and the null space is the set
     of images supported on the hidden pixels. Masks: :func:`box_mask`, :func:`half_mask`,
-    :func:`random_mask`. A mask must observe at least one pixel.
+    :func:`random_mask`. A mask must observe at least one pixel. The same operator as
+    ``deepinv.physics.Inpainting(img_size, mask=mask)``.
 
     >>> op = Inpainting(half_mask(4, "bottom"))
     >>> op(torch.ones(1, 1, 4, 4))[0, 0, :, 0]
@@ -563,6 +580,12 @@ class Blur(LinearOperator):
       ``pinv``, to :math:`HW\,\varepsilon` of the input dtype. Frequencies below the cutoff
       form the null space.
 
+    The same operator as ``deepinv.physics.BlurFFT(img_size, filter=kernel[None, None])`` and
+    ``deepinv.physics.Blur(filter=kernel[None, None], padding="circular")`` (same origin
+    convention, odd and even kernel sizes); the pseudo-inverse cutoffs differ: deepinv's
+    ``BlurFFT`` drops singular values below an absolute :math:`10^{-5}`, its ``Blur`` runs
+    50 CG steps.
+
     The kernel must be finite and not all zero.
 
     >>> op = Blur(gaussian_kernel(5, 1.0))
@@ -646,7 +669,9 @@ class CompressedSensing(LinearOperator):
     :math:`M \in \mathbb{R}^{m \times n}`, :math:`n = CHW`, has i.i.d.
     :math:`\mathcal{N}(0, 1/m)` entries drawn from ``seed`` (same seed, same matrix), so
     :math:`\mathbb{E}\|Mx\|^2 = \|x\|^2`. :math:`M^\dagger` is computed once
-    (``torch.linalg.pinv`` in float64) and stored beside :math:`M` as a buffer.
+    (``torch.linalg.pinv`` in float64) and stored beside :math:`M` as a buffer. For an
+    integer ``seed`` the matrix is exactly that of ``deepinv.physics.CompressedSensing(m,
+    image_shape, dtype=torch.float64, rng=torch.Generator().manual_seed(seed))``.
 
     >>> op = CompressedSensing(20, (1, 8, 8), seed=0)
     >>> y = op(torch.rand(3, 1, 8, 8, dtype=torch.float64))
@@ -744,3 +769,13 @@ def dot_test(
     rhs = (x * op.A_adjoint(y)).sum().item()
     scale = (abs(lhs) + abs(rhs)) / 2
     return abs(lhs - rhs) / scale if scale > 0 else 0.0
+
+
+def __getattr__(name: str):
+    """``from_deepinv`` and ``as_operator`` live in :mod:`eglass.deepinv_ops` (which builds on
+    this module; deepinv itself is imported only when a physics is wrapped)."""
+    if name in ("from_deepinv", "as_operator"):
+        from . import deepinv_ops
+
+        return getattr(deepinv_ops, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

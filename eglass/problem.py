@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from .deepinv_ops import as_operator
 from .evaluate import TAU, measurement_error, residual_error
 from .utils import check_finite, check_generator, format_shape
 
@@ -43,8 +44,10 @@ class InverseProblem:
     Args:
         generator: ``nn.Module`` mapping latents ``(N, d)`` to images ``(N, C, H, W)`` in
             [-1, 1], with ``latent_dim == d``, its batch-norm and dropout layers in eval mode.
-        operator: linear operator (``eglass.operators``) or any differentiable callable
-            images -> measurements; ``None`` where only the perceptual side is needed.
+        operator: linear operator (``eglass.operators``), a deepinv ``LinearPhysics``
+            (wrapped with :func:`eglass.operators.from_deepinv`) or any differentiable
+            callable images -> measurements; ``None`` where only the perceptual side is
+            needed.
         y: measurements ``(N, ...)`` (``N`` problems sharing ``G`` and ``A``), or ``None``
             where only the metrics are needed.
         distance: an ``eglass.distances.Distance`` (needed for :math:`H_X`) or any callable
@@ -63,6 +66,8 @@ class InverseProblem:
     distance: Callable | None = None
 
     def __post_init__(self):
+        # The one place eglass converts an operator it is handed (a deepinv physics).
+        object.__setattr__(self, "operator", as_operator(self.operator))
         dim = check_generator(self.generator)
         _check_eval_mode(self.generator)
         x = _probe(self.generator, dim)
