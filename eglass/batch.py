@@ -582,7 +582,7 @@ def run(config: BatchConfig, *, client=None, workers: int | None = None,
     inputs = load_inputs(config, pending, image_shape) if pending else {}
     failed = {i: v for i, v in inputs.items() if isinstance(v, str)}
     for i, message in failed.items():
-        _write_item(root, i, None, {"error": message})
+        _write_item(root, i, {"name": names[i]}, {"error": message})
     todo = [i for i in pending if i not in failed]
     if todo:
         own = client is None
