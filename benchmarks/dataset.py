@@ -1,7 +1,7 @@
 """Batch throughput: measurements per minute on Dask with 1 and 2 workers, and Dask's
 per-measurement overhead against a plain loop (issue 19).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dataset.py [--count 12]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dataset.py [--count 20]
 
 The same ``--count`` held-out digits (SR x8, IAGAN with 2 starts x 100 + 50 steps, e-GLASS
 Ks 4,6,8 x 4 etas; the timed item is :func:`eglass.batch.run_item`) go through
@@ -51,12 +51,8 @@ def plain_loop(config: batch.BatchConfig) -> float:
 
 def on_dask(config: batch.BatchConfig, workers: int) -> dict:
     """Cluster start-up and run time of :func:`eglass.batch.run` on ``workers`` processes."""
-    from distributed import Client, LocalCluster
-
     with stopwatch() as startup:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
-        client = Client(cluster)
+        client, cluster = batch.make_client(workers, None)
         client.run(batch._worker_models, config)
     try:
         with stopwatch() as seconds:
@@ -70,7 +66,7 @@ def on_dask(config: batch.BatchConfig, workers: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=12, help="held-out digits per run")
+    parser.add_argument("--count", type=int, default=20, help="held-out digits per run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="eglass-dataset-"))
     try:

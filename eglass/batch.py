@@ -12,18 +12,20 @@ the same calls from the command line.
 The store (Zarr v3): root attributes ``config`` (:meth:`BatchConfig.to_dict`) and
 ``metadata`` (versions, generator SHA-256, seed); one group per item, ``items/00012``, with
 the arrays ``y``, ``x_true`` (when known), ``z0``, ``x0`` (the first solution), ``z``, ``x``,
-``errors``, ``feasible``, ``method`` (index into the attribute ``methods``), ``mean`` and
-``std`` (per pixel, over the feasible solutions and ``x0``), and attributes ``index``,
-``name``, ``seed``, ``seconds``, the diversity figures and, last of all, ``done = True``.
-Only the client process writes; a group without ``done`` (a run killed mid-write) is
-rewritten on the next run, a group with it is skipped, so re-running the same command
-resumes. Each item's seed is :func:`item_seed` ``(seed, index)``: results do not depend on
-which worker ran an item, or when.
+``errors``, ``feasible``, ``method`` (index into ``config["methods"]``), ``mean`` and ``std``
+(per pixel, over the feasible solutions and ``x0``), and attributes ``index``, ``name``,
+``seed``, ``seconds``, the diversity figures and, last of all, ``done = True``. Only the
+client process writes (Zarr's local store replaces each file atomically). A group without
+``done`` (a run killed mid-write, or an item that failed) is rewritten on the next run, a
+group with it is skipped: re-running the same command resumes. Each item's seed is
+:func:`item_seed` ``(seed, index)``: results do not depend on which worker ran an item, or
+when.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -48,6 +50,7 @@ __all__ = [
     "load_inputs",
     "run_item",
     "run",
+    "make_client",
     "open_store",
     "read_item",
     "done_items",
@@ -245,7 +248,7 @@ _WORKER_CACHE: dict = {}
 def _worker_models(config: BatchConfig):
     key = (config.prior, config.prior_sha256)
     if key not in _WORKER_CACHE:
-        from . import models
+        from . import baselines, explore, geometry, inversion, models  # noqa: F401 (imported once)
         from .distances import default_distance
 
         G, sha = load_prior(config.prior, config.prior_sha256)
@@ -539,16 +542,21 @@ def read_item(root, index: int) -> dict:
 
 # --- the run ------------------------------------------------------------------------------
 
-def _client(workers: int | None, scheduler: str | None):
+def make_client(workers: int | None, scheduler: str | None):
     """``(client, cluster or None)``: a client of ``scheduler`` or of a new LocalCluster of
     ``workers`` single-threaded processes (default: one per CPU core)."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         return Client(scheduler), None
+    import dask
+
     n = workers if workers is not None else max(1, os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
+    # Dask's statistical profiler samples the task thread every 10 ms under the GIL: items
+    # ran about 1.3x slower with it (benchmarks/dataset.py). Off for our own workers.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
@@ -567,12 +575,14 @@ def run(config: BatchConfig, *, client=None, workers: int | None = None,
         :class:`RunSummary`. Items that cannot be read or whose pipeline raised are in
         ``failed`` (and in the store with their ``error``, without ``done``).
     """
+    import torch
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     begin = time.perf_counter()
     G, sha = load_prior(config.prior, config.prior_sha256)
-    image_shape = tuple(G(__import__("torch").zeros(1, G.latent_dim)).shape[1:])
+    with torch.no_grad():
+        image_shape = tuple(G(torch.zeros(1, G.latent_dim)).shape[1:])
     root = open_store(config, sha)
     names, _ = _source(config)
     stop = len(names) if config.count is None else config.start + config.count
@@ -588,11 +598,14 @@ def run(config: BatchConfig, *, client=None, workers: int | None = None,
         own = client is None
         cluster = None
         if own:
-            client, cluster = _client(workers, scheduler)
+            client, cluster = make_client(workers, scheduler)
         try:
             cfg = config.to_dict()
+            # task keys name the run (config and store), so that runs sharing a cluster
+            # never share a task
+            token = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
             futures = {client.submit(_safe_item, cfg, i, inputs[i]["y"], inputs[i]["x_true"],
-                                     key=f"eglass-item-{i}-{config.seed}", pure=False): i
+                                     key=f"eglass-item-{i:05d}-{token}", pure=False): i
                        for i in todo}
             bar = tqdm(total=len(indices), initial=len(done), desc="measurements",
                        unit="item", disable=not progress)

@@ -75,12 +75,9 @@ def _assert_same_items(store, reference, indices):
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
-    with Client(cluster) as c:
-        yield c
+    c, cluster = batch.make_client(2, None)
+    yield c
+    c.close()
     cluster.close()
 
 
