@@ -234,6 +234,17 @@ def test_toml_and_command_line_priority(tmp_path):
         cli.settings(cli.parser().parse_args(["run", "--config", str(bad)]))
 
 
+def test_installed_command_is_cli_main():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"eglass": "eglass.cli:main"}
+    assert cli.main.__module__ == "eglass.cli"
+
+
 def test_help_explains_every_option():
     out = _eglass("run", "--help", timeout=60)
     assert out.returncode == 0 and "--scheduler" in out.stdout and "--quick" in out.stdout
