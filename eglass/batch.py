@@ -732,25 +732,27 @@ def _markdown(s: dict) -> str:
 
 def uncertainty_sheet(rows: Sequence[dict]):
     """A figure with one row per item (:func:`read_item` dicts): ground truth (when known),
-    first solution, per-pixel mean and standard deviation over the feasible solutions."""
+    the measurement (when it is an image, e.g. low resolution or masked), the first
+    solution, and the per-pixel mean and standard deviation over the feasible solutions."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    titles = ("ground truth", "first solution", "mean", "std (uncertainty)")
+    titles = ("ground truth", "measurement", "first solution", "mean", "std (uncertainty)")
     n = max(1, len(rows))
-    fig, axes = plt.subplots(n, 4, figsize=(6.4, 1.7 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 5, figsize=(8.0, 1.7 * n), squeeze=False)
     vmax = max([float(np.nanmax(r["std"])) for r in rows if np.isfinite(r["std"]).any()],
                default=1.0)
     for row, r in zip(axes, rows, strict=False):
-        panels = (r.get("x_true"), r["x0"][0], r["mean"], r["std"])
+        y = np.asarray(r["y"])
+        panels = (r.get("x_true"), y if y.ndim == 3 else None, r["x0"][0], r["mean"], r["std"])
         for j, (ax, img) in enumerate(zip(row, panels, strict=True)):
             if img is not None:
                 img = np.asarray(img)
                 img = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0) * 0.5 + 0.5
-                if j < 3:
+                if j < 4:
                     ax.imshow(img, cmap="gray", vmin=-1, vmax=1)
                 else:
                     ax.imshow(img, cmap="magma", vmin=0, vmax=vmax)
