@@ -318,7 +318,7 @@ def _source(config: BatchConfig):
     else:
         raise FileNotFoundError(f"data {config.data!r} is neither 'mnist', a folder of PNGs, "
                                 "a .npy file nor a Zarr array")
-    return [f"{path.name}[{i}]" for i in range(a.shape[0])], lambda i: np.asarray(a[i])
+    return [f"{path.name}[{i}]" for i in range(a.shape[0])], lambda i: np.array(a[i])
 
 
 def load_inputs(config: BatchConfig, indices: Sequence[int] | None = None,

@@ -270,3 +270,34 @@ def test_quick_run_and_report(tmp_path):
     assert 0 <= summary["feasible_fraction"] <= 1
     assert (tmp_path / "eglass-quick-uncertainty.png").stat().st_size > 10_000
     assert "| feasible fraction" in (tmp_path / "eglass-quick-report.md").read_text()
+
+
+def test_npy_and_zarr_sources(tmp_path):
+    """Images from a .npy file and a Zarr array; measurements with the operator that made
+    them (no ground truth), a wrongly shaped one reported with expected vs given shape."""
+    import torch
+    import zarr
+
+    from eglass import data
+
+    x, _ = data.mnist("test")
+    images = x[:3].numpy()
+    np.save(tmp_path / "images.npy", images)
+    zarr.create_array(str(tmp_path / "images.zarr"), data=images[:, 0])  # (N, H, W)
+    for source in ("images.npy", "images.zarr"):
+        config = batch.BatchConfig(data=str(tmp_path / source), count=None, factor=4)
+        inputs = batch.load_inputs(config)
+        assert sorted(inputs) == [0, 1, 2]
+        assert np.array_equal(inputs[1]["x_true"], images[1])
+        A = batch.make_operator(config)
+        assert np.allclose(inputs[1]["y"], A(torch.from_numpy(images[1:2]))[0].numpy())
+    y = batch.make_operator(batch.BatchConfig(factor=4))(x[:2]).numpy()  # (2, 1, 8, 8)
+    np.save(tmp_path / "y.npy", y)
+    config = batch.BatchConfig(data=str(tmp_path / "y.npy"), data_kind="measurements",
+                               factor=4, count=None, noise=0.1)
+    inputs = batch.load_inputs(config)
+    assert inputs[0]["x_true"] is None and inputs[0]["y"].shape == (1, 8, 8)
+    assert not np.array_equal(inputs[0]["y"], y[0])  # noise added, seeded per item
+    assert np.array_equal(inputs[0]["y"], batch.load_inputs(config)[0]["y"])
+    wrong = batch.load_inputs(config.replace(factor=8))
+    assert wrong[0] == ("y.npy[0]: measurement has shape (1, 8, 8) but sr expects (1, 4, 4)")
