@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "baselines",
+    "batch",
+    "cli",
     "comparison",
     "data",
     "directions",

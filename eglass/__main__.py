@@ -1,0 +1,8 @@
+"""``python -m eglass``: the ``eglass`` command (:mod:`eglass.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

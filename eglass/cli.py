@@ -1,0 +1,175 @@
+"""The ``eglass`` command: ``eglass run ...`` explores a whole test set on Dask into a Zarr
+store (:func:`eglass.batch.run`); ``eglass report STORE`` summarizes one
+(:func:`eglass.batch.report`). ``python -m eglass`` is the same command.
+
+Settings come from, in increasing priority: the defaults of
+:class:`eglass.batch.BatchConfig`, ``--quick``, a TOML file (``--config run.toml``, the same
+keys as the options with ``_`` for ``-``, e.g. ``finetune_steps = 50``), then the options
+given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "parser", "QUICK"]
+
+# `eglass run --quick`: a few digits, small budgets, every method (well under a minute).
+QUICK = dict(count=4, restarts=1, steps=30, finetune_steps=10, Ks=[4, 8], etas=[-1.5, 1.5],
+             methods=["eglass", "walk", "pulse"], walk_steps=2, pulse_n=2, pulse_steps=20,
+             store="eglass-quick.zarr")
+# Options of `eglass run` that steer the execution, not the results.
+_EXECUTION = ("workers", "scheduler", "progress")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def _words(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``eglass`` (every option has a help text)."""
+    from .batch import BATCH_METHODS, DATA_KINDS, OPERATORS
+
+    top = argparse.ArgumentParser(
+        prog="eglass", description="Explore the solutions of linear inverse problems under a "
+        "GAN prior (e-GLASS), for a whole test set.")
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="explore every measurement of a data set into a Zarr store (resumable)",
+        description="Invert, compute the metrics and explore every measurement on Dask; "
+        "results go to a Zarr store, and re-running the same command resumes it.")
+    a = run.add_argument
+    a("--config", type=Path, metavar="FILE.toml", help="TOML file with any of the keys "
+      "below (e.g. factor = 4); options on the command line override it")
+    a("--quick", action="store_true", help="a small run: 4 digits, small budgets, every method "
+      "(under a minute), into eglass-quick.zarr unless --store is given")
+    g = run.add_argument_group("problem")
+    g.add_argument("--operator", choices=OPERATORS, help="forward model: super-resolution, "
+                   "inpainting, Gaussian blur, compressed sensing or denoising (default sr)")
+    g.add_argument("--factor", type=int, help="super-resolution factor (default 8)")
+    g.add_argument("--box", type=int, help="side of the centred hole for inpainting (default 12)")
+    g.add_argument("--blur-size", type=int, help="Gaussian blur kernel size (default 7)")
+    g.add_argument("--blur-sigma", type=float, help="Gaussian blur width (default 2.0)")
+    g.add_argument("--cs-m", type=int, help="number of compressed-sensing measurements "
+                   "(default 100)")
+    g.add_argument("--operator-seed", type=int, help="seed of the compressed-sensing matrix "
+                   "(default 0)")
+    g.add_argument("--noise", type=float, help="std of Gaussian measurement noise on the "
+                   "[-1, 1] scale, drawn per item (default 0)")
+    g = run.add_argument_group("data")
+    g.add_argument("--data", help="'mnist' (the held-out digits, default), a folder of PNGs, "
+                   "a .npy file or a Zarr array")
+    g.add_argument("--data-kind", choices=DATA_KINDS, help="the data are images (measured "
+                   "with --operator) or measurements made by --operator (default images)")
+    g.add_argument("--count", type=int, help="number of items (default 20; 0: all of the data)")
+    g.add_argument("--start", type=int, help="first item (default 0)")
+    g = run.add_argument_group("prior and methods")
+    g.add_argument("--prior", help="'mnist-dcgan' (default) or a weights file of "
+                   "eglass.models.save_checkpoint")
+    g.add_argument("--prior-sha256", help="SHA-256 of the weights file (required with a file)")
+    g.add_argument("--methods", type=_words, help="comma-separated subset of "
+                   f"{','.join(BATCH_METHODS)} (default eglass)")
+    g.add_argument("--restarts", type=int, help="IAGAN random starts (default 4)")
+    g.add_argument("--steps", type=int, help="IAGAN latent-fit steps (default 300)")
+    g.add_argument("--finetune-steps", type=int, help="IAGAN fine-tuning steps (default 300)")
+    g.add_argument("--Ks", type=_ints, help="e-GLASS direction indices, e.g. 4,6,8 (default)")
+    g.add_argument("--etas", type=_floats, help="steps along each direction "
+                   "(default -3,-1.5,1.5,3)")
+    g.add_argument("--walk-steps", type=int, help="steps of each null-space walk (default 16)")
+    g.add_argument("--pulse-n", type=int, help="PULSE restarts per measurement (default 8)")
+    g.add_argument("--pulse-steps", type=int, help="PULSE steps per restart (default 100)")
+    g.add_argument("--tau", type=float, help="feasibility level of the measurement error "
+                   "(default 0.01)")
+    g.add_argument("--seed", type=int, help="run seed; item i uses SeedSequence([seed, i]) "
+                   "(default 0)")
+    g = run.add_argument_group("output and execution")
+    g.add_argument("--store", help="Zarr store to write or resume (default eglass-run.zarr)")
+    g.add_argument("--workers", type=int, help="LocalCluster worker processes, one thread "
+                   "each (default: one per CPU core)")
+    g.add_argument("--scheduler", help="address of an existing Dask scheduler, "
+                   "tcp://HOST:PORT, instead of a LocalCluster")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
+    rep = sub.add_parser("report", help="summarize a store: JSON, Markdown and a PNG sheet of "
+                         "uncertainty maps", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    rep.add_argument("store", type=Path, help="the Zarr store of an `eglass run`")
+    rep.add_argument("--out", type=Path, help="folder of the report files (default: the "
+                     "store's folder)")
+    rep.add_argument("--sample", type=int, default=8, help="items on the figure sheet")
+    rep.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    return top
+
+
+def _read_toml(path: Path) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} not found")
+    with open(path, "rb") as f:
+        values = tomllib.load(f)
+    return {k.replace("-", "_"): v for k, v in values.items()}
+
+
+def settings(args: argparse.Namespace) -> tuple[dict, dict]:
+    """``(config values, execution options)`` from the defaults, ``--quick``, the TOML file
+    and the command line, in that order of priority."""
+    from .batch import BatchConfig
+
+    values: dict = dict(QUICK) if args.quick else {}
+    if args.config is not None:
+        values.update(_read_toml(args.config))
+    given = {k: v for k, v in vars(args).items()
+             if v is not None and k not in ("command", "config", "quick")}
+    values.update(given)
+    execution = {k: values.pop(k) for k in _EXECUTION if k in values}
+    if values.get("count") == 0:
+        values["count"] = None
+    BatchConfig.from_dict(values)  # unknown keys and bad values: one clear error
+    return values, execution
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit status (1 when some items failed, 2 on bad
+    settings, a refused store or unreadable data)."""
+    args = parser().parse_args(argv)
+    from . import batch
+
+    if args.command == "report":
+        try:
+            summary = batch.report(args.store, args.out, sample=args.sample, seed=args.seed)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"eglass report: {err}", file=sys.stderr)
+            return 2
+        print("\n".join(summary["files"].values()))
+        return 1 if summary["failed"] else 0
+    try:
+        values, execution = settings(args)
+        config = batch.BatchConfig.from_dict(values)
+        summary = batch.run(config, workers=execution.get("workers"),
+                            scheduler=execution.get("scheduler"),
+                            progress=execution.get("progress", True))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"eglass run: {err}", file=sys.stderr)
+        return 2
+    print(f"{summary.done} of {summary.total} measurements done in {config.store} "
+          f"({summary.skipped} already there), {len(summary.failed)} failed, "
+          f"{summary.seconds:.1f} s")
+    for index, message in summary.failed.items():
+        print(f"  item {index} failed: {message}", file=sys.stderr)
+    return 0 if summary.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

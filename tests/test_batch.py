@@ -1,0 +1,303 @@
+"""The batch path (eglass.batch, eglass.cli): a 2-worker LocalCluster over 20 held-out digits,
+a killed run resumed, a killed worker survived, bad input files reported by name, a store
+of another config refused, and the command's --help and --quick.
+
+Budgets are tiny (one IAGAN start, 15 + 3 steps): these tests check the machinery (every
+item once, bit-identical results, errors), not the quality of the solutions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("zarr")
+
+from eglass import batch, cli  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(count=20, restarts=1, steps=15, finetune_steps=3, Ks=(4, 8), etas=(-1.5, 1.5),
+            methods=("eglass", "pulse"), pulse_n=2, pulse_steps=5, seed=3)
+TIMING = ("seconds",)  # the only values allowed to differ between runs
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _eglass(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "eglass", *args], capture_output=True,
+                          text=True, env=_env(), **kwargs)
+
+
+def _toml(path: Path, values: dict) -> Path:
+    lines = []
+    for k, v in values.items():
+        lines.append(f"{k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _root(store):
+    import zarr
+
+    return zarr.open_group(str(store), mode="r")
+
+
+def _assert_same_items(store, reference, indices):
+    """Every array and attribute of each item equal bit for bit (timings aside)."""
+    a, b = _root(store), _root(reference)
+    for i in indices:
+        x, y = batch.read_item(a, i), batch.read_item(b, i)
+        assert set(x) == set(y), f"item {i}: keys {sorted(set(x) ^ set(y))} differ"
+        for key in x:
+            if key in TIMING:
+                continue
+            if isinstance(x[key], np.ndarray):
+                assert x[key].dtype == y[key].dtype and np.array_equal(
+                    x[key], y[key], equal_nan=x[key].dtype.kind == "f"), f"item {i}: {key}"
+            else:
+                assert x[key] == y[key], f"item {i}: {key} {x[key]!r} != {y[key]!r}"
+
+
+@pytest.fixture(scope="module")
+def client():
+    c, cluster = batch.make_client(2, None)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def reference(client, tmp_path_factory):
+    """An uninterrupted 2-worker run over 20 held-out digits."""
+    store = tmp_path_factory.mktemp("reference") / "ref.zarr"
+    summary = batch.run(batch.BatchConfig(**TINY, store=str(store)), client=client,
+                        progress=False)
+    return store, summary
+
+
+def test_twenty_digits_on_two_workers(reference):
+    store, summary = reference
+    assert summary.ok and summary.done == summary.total == 20 and summary.skipped == 0
+    root = _root(store)
+    assert sorted(batch.done_items(root)) == list(range(20))
+    assert len(list(root["items"].groups())) == 20
+    meta = root.attrs["metadata"]
+    from eglass import models
+
+    assert meta["generator_sha256"] == models.registry()["mnist-dcgan"]["sha256"]
+    assert root.attrs["config"]["count"] == 20 and meta["seed"] == 3
+    item = batch.read_item(root, 7)
+    n = len(TINY["Ks"]) * len(TINY["etas"]) + TINY["pulse_n"]
+    assert item["z"].shape == (n, 64) and item["x"].shape == (n, 1, 32, 32)
+    assert item["y"].shape == (1, 4, 4) and item["x_true"].shape == (1, 32, 32)
+    assert item["mean"].shape == item["std"].shape == (1, 32, 32)
+    assert np.array_equal(item["feasible"], item["errors"] <= TINY.get("tau", 1e-2))
+    assert item["seed"] == batch.item_seed(3, 7) and item["done"] is True
+    # the held-out digits interleave the classes: items 0..9 are one digit of each class
+    labels = [int(batch.read_item(root, i)["name"].split("-")[-1]) // 50 for i in range(10)]
+    assert labels == list(range(10))
+
+
+def test_rerun_skips_everything(reference, client):
+    store, _ = reference
+    summary = batch.run(batch.BatchConfig(**TINY, store=str(store)), client=client,
+                        progress=False)
+    assert summary.skipped == 20 and summary.done == 20 and summary.ok
+
+
+def test_store_of_another_config_is_refused(reference):
+    store, _ = reference
+    with pytest.raises(batch.ConfigMismatch, match=r"factor: store 8, now 4.*seed: store 3"):
+        batch.open_store(batch.BatchConfig(**{**TINY, "seed": 0}, factor=4, store=str(store)),
+                         "")
+    config = _toml(store.parent / "other.toml", {**TINY, "factor": 4, "store": str(store)})
+    out = _eglass("run", "--config", str(config), "--no-progress", timeout=120)
+    assert out.returncode == 2 and "factor: store 8, now 4" in out.stderr, out.stderr
+    assert sorted(batch.done_items(_root(store))) == list(range(20))  # untouched
+
+
+def test_killed_run_resumes_bit_identical(reference, tmp_path):
+    """Kill the command (its whole process group: client, scheduler and workers) after a
+    few entries, run it again: exactly 20 entries, equal to the uninterrupted run."""
+    ref, _ = reference
+    store = tmp_path / "resumed.zarr"
+    config = _toml(tmp_path / "run.toml", {**TINY, "store": str(store)})
+    args = [sys.executable, "-m", "eglass", "run", "--config", str(config), "--workers", "2",
+            "--no-progress"]
+    proc = subprocess.Popen(args, env=_env(), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        done: set = set()
+        while time.monotonic() < deadline and proc.poll() is None:
+            if store.exists():
+                done = batch.done_items(_root(store))
+                if len(done) >= 3:
+                    break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 3 <= len(done) < 20, f"the run was to be killed midway, had {len(done)} done"
+    out = _eglass("run", "--config", str(config), "--workers", "2", "--no-progress",
+                  timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "already there" in out.stdout
+    root = _root(store)
+    assert len(list(root["items"].groups())) == 20
+    assert sorted(batch.done_items(root)) == list(range(20))
+    _assert_same_items(store, ref, range(20))
+
+
+def test_killed_worker_is_survived(reference, client, tmp_path):
+    """SIGKILL one worker process of the cluster while items run: Dask reruns its tasks."""
+    ref, _ = reference
+    store = tmp_path / "killed.zarr"
+    config = batch.BatchConfig(**{**TINY, "count": 6}, store=str(store))
+    pids = client.run(os.getpid)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(
+        summary=batch.run(config, client=client, progress=False)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+            store.exists() and batch.done_items(_root(store))):
+        time.sleep(0.1)
+    done_at_kill = len(batch.done_items(_root(store)))
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=240)
+    assert not thread.is_alive()
+    assert 1 <= done_at_kill < 6
+    assert victim not in client.run(os.getpid).values()  # it was really killed
+    assert result["summary"].ok and result["summary"].done == 6
+    assert sorted(batch.done_items(_root(store))) == list(range(6))
+    _assert_same_items(store, ref, range(6))
+
+
+def test_bad_input_files_are_reported_by_name(client, tmp_path):
+    from PIL import Image
+
+    from eglass import data
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    x, _ = data.mnist("test")
+    for i in (0, 60, 120):
+        img = ((x[i, 0].numpy() + 1) * 127.5).round().astype(np.uint8)
+        Image.fromarray(img).save(folder / f"digit{i:03d}.png")
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "small.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    store = tmp_path / "pngs.zarr"
+    status = cli.main(["run", "--data", str(folder), "--count", "0", "--store", str(store),
+                       "--scheduler", client.scheduler.address, "--no-progress",
+                       "--restarts", "1", "--steps", "15", "--finetune-steps", "3",
+                       "--Ks", "4", "--etas=-1.5,1.5"])
+    assert status == 1
+    root = _root(store)
+    names = {batch.read_item(root, i)["name"] for i in batch.done_items(root)}
+    assert names == {"digit000.png", "digit060.png", "digit120.png"}
+    failed = {g.attrs["name"]: g.attrs["error"] for _, g in root["items"].groups()
+              if not g.attrs["done"]}
+    assert sorted(failed) == ["broken.png", "small.png"]
+    assert failed["broken.png"].startswith("broken.png: not a readable PNG")
+    assert failed["small.png"] == ("small.png: image has shape (1, 28, 28) but the prior "
+                                   "makes images (1, 32, 32)")
+    summary = batch.report(store, tmp_path / "report")
+    assert summary["items"] == 3 and len(summary["failed"]) == 2
+    assert summary["within_spread"] is not None and 0 <= summary["within_spread"] <= 1
+
+
+def test_toml_and_command_line_priority(tmp_path):
+    config = _toml(tmp_path / "c.toml", {"factor": 4, "steps": 7, "methods": ["walk"]})
+    values, execution = cli.settings(cli.parser().parse_args(
+        ["run", "--config", str(config), "--steps", "9", "--workers", "3"]))
+    assert values == {"factor": 4, "steps": 9, "methods": ["walk"]}
+    assert execution == {"workers": 3}
+    bad = _toml(tmp_path / "bad.toml", {"factr": 4})
+    with pytest.raises(ValueError, match=r"unknown config keys \['factr'\]"):
+        cli.settings(cli.parser().parse_args(["run", "--config", str(bad)]))
+
+
+def test_installed_command_is_cli_main():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"eglass": "eglass.cli:main"}
+    assert cli.main.__module__ == "eglass.cli"
+
+
+def test_help_explains_every_option():
+    out = _eglass("run", "--help", timeout=60)
+    assert out.returncode == 0 and "--scheduler" in out.stdout and "--quick" in out.stdout
+    assert _eglass("--help", timeout=60).returncode == 0
+    top = cli.parser()
+    for sub in top._subparsers._group_actions[0].choices.values():
+        for action in sub._actions:
+            assert action.help, f"{sub.prog} {action.option_strings or action.dest}: no help"
+
+
+def test_quick_run_and_report(tmp_path):
+    start = time.monotonic()
+    out = _eglass("run", "--quick", "--workers", "2", "--no-progress", cwd=tmp_path,
+                  timeout=300)
+    seconds = time.monotonic() - start
+    assert out.returncode == 0, out.stderr
+    assert "4 of 4 measurements done" in out.stdout
+    assert seconds < 120, f"--quick took {seconds:.0f} s"
+    rep = _eglass("report", "eglass-quick.zarr", cwd=tmp_path, timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    summary = json.loads((tmp_path / "eglass-quick-report.json").read_text())
+    assert summary["items"] == 4 and set(summary["per_method"]) == {"eglass", "walk", "pulse"}
+    assert 0 <= summary["feasible_fraction"] <= 1
+    assert (tmp_path / "eglass-quick-uncertainty.png").stat().st_size > 10_000
+    assert "| feasible fraction" in (tmp_path / "eglass-quick-report.md").read_text()
+
+
+def test_npy_and_zarr_sources(tmp_path):
+    """Images from a .npy file and a Zarr array; measurements with the operator that made
+    them (no ground truth), a wrongly shaped one reported with expected vs given shape."""
+    import torch
+    import zarr
+
+    from eglass import data
+
+    x, _ = data.mnist("test")
+    images = x[:3].numpy()
+    np.save(tmp_path / "images.npy", images)
+    zarr.create_array(str(tmp_path / "images.zarr"), data=images[:, 0])  # (N, H, W)
+    for source in ("images.npy", "images.zarr"):
+        config = batch.BatchConfig(data=str(tmp_path / source), count=None, factor=4)
+        inputs = batch.load_inputs(config)
+        assert sorted(inputs) == [0, 1, 2]
+        assert np.array_equal(inputs[1]["x_true"], images[1])
+        A = batch.make_operator(config)
+        assert np.allclose(inputs[1]["y"], A(torch.from_numpy(images[1:2]))[0].numpy())
+    y = batch.make_operator(batch.BatchConfig(factor=4))(x[:2]).numpy()  # (2, 1, 8, 8)
+    np.save(tmp_path / "y.npy", y)
+    config = batch.BatchConfig(data=str(tmp_path / "y.npy"), data_kind="measurements",
+                               factor=4, count=None, noise=0.1)
+    inputs = batch.load_inputs(config)
+    assert inputs[0]["x_true"] is None and inputs[0]["y"].shape == (1, 8, 8)
+    assert not np.array_equal(inputs[0]["y"], y[0])  # noise added, seeded per item
+    assert np.array_equal(inputs[0]["y"], batch.load_inputs(config)[0]["y"])
+    wrong = batch.load_inputs(config.replace(factor=8))
+    assert wrong[0] == ("y.npy[0]: measurement has shape (1, 8, 8) but sr expects (1, 4, 4)")
