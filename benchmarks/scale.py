@@ -223,7 +223,7 @@ def bench_model(name: str, device, max_memory: int, full_limit: float) -> dict:
     # Algorithm 1 and ten solutions
     if H_Y is None:  # the matrices' values do not change the cost: the reduced model's
         small = _problem(name, _generator(name, reduced=True), device)
-        H_Y, H_X = metrics(small, z)
+        H_Y, H_X = metrics(small, z, max_memory=max_memory)
     alg1_s = median_time(lambda: directions(H_Y, H_X, range(1, 11)), repeats=3)
     dirs = directions(H_Y, H_X, range(1, 11))
     D = torch.stack([dr.d for dr in dirs]).to(z)
@@ -284,6 +284,8 @@ def main() -> None:
     parser.add_argument("--full-limit", type=float, default=120.0,
                         help="run a cost whole when it is expected under this many seconds")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the models already in --out that this run does not measure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -297,12 +299,16 @@ def main() -> None:
         "models": [],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    names = args.models.split(",")
+    if args.keep and args.out.is_file():
+        results["models"] = [m for m in json.loads(args.out.read_text())["models"]
+                             if m["name"] not in names]
     models = results["models"]
-    for name in args.models.split(","):
+    for name in names:
         models.append(bench_model(name, device, max_memory, args.full_limit))
         args.out.write_text(json.dumps(results, indent=1))  # a partial file survives a crash
     comparison = [gan_geometry("mnist-dcgan", device, 8, args.full_limit)]
-    if "biggan-deep-128" in args.models:
+    if any(m["name"] == "biggan-deep-128" for m in models):
         comparison.append(gan_geometry("biggan-deep-128", device, 3, 0.0))
 
     def ours(name: str, key: str) -> float | None:
