@@ -504,9 +504,10 @@ def _item_name(index: int) -> str:
 
 def done_items(root) -> set[int]:
     """Indices of the items whose ``done`` flag is set."""
-    items = root.require_group("items")
+    if "items" not in root:  # a store being created, or one opened read-only before any item
+        return set()
     done = set()
-    for name, group in items.groups():
+    for name, group in root["items"].groups():
         try:
             if group.attrs.get("done") is True:
                 done.add(int(name))
