@@ -150,6 +150,10 @@ INSPECT = """async () => {
 def inspect(page, url: str) -> dict:
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
+    # let MathJax's web fonts finish loading: leaving the page earlier aborts those requests,
+    # which the next navigation would report as failed requests
+    page.evaluate("document.fonts.ready.then(() => true)")
+    page.wait_for_load_state("networkidle")
     return page.evaluate(INSPECT)
 
 
