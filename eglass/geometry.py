@@ -95,8 +95,7 @@ def jacobian(
     """
     if z.ndim != 2 or z.shape[0] != 1:
         raise ValueError(f"z must have shape (1,d), got {tuple(z.shape)}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    _check_chunk(chunk_size)
     d = z.shape[1]
     with torch.no_grad():
         out_shape = fn(z).shape
