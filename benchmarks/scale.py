@@ -242,7 +242,7 @@ def bench_model(name: str, device, max_memory: int, full_limit: float) -> dict:
     row["to_10_solutions_topk_s"] = (row["first_solution_s"] + topk_s + alg1_s + solutions_s)
     for key in ("metrics_exact_s", "metrics_topk_s", "algorithm1_s", "solutions10_s",
                 "first_solution_s"):
-        row[key.replace("_s", "_x_forward")] = row[key] / forward_s
+        row[key.removesuffix("_s") + "_x_forward"] = row[key] / forward_s
     print(f"  Algorithm 1 {alg1_s * 1e3:.1f} ms, 10 solutions {solutions_s:.2f} s, first "
           f"solution ~{row['first_solution_s']:.0f} s (extrapolated)", flush=True)
     return row

@@ -31,6 +31,7 @@ from .results import Solutions, concat
 from .utils import make_generator
 
 __all__ = [
+    "EGLASS_START",
     "EGLASS_INVERSION",
     "run_pulse",
     "run_langevin",
@@ -40,9 +41,13 @@ __all__ = [
     "benchmark_table",
 ]
 
-# e-GLASS's one inversion in the comparisons: IAGAN with 4 starts x 200 latent steps, then 100
-# joint fine-tuning steps -- about 900 latent-step equivalents, i.e. the budget of nine PULSE
-# restarts (100 steps each).
+# e-GLASS's first solution in the comparisons: the encoder's guess refined until the error is
+# below 3e-4 (eglass.inversion.fast_start) -- a few tens of latent steps on SR x8.
+EGLASS_START = dict(method="fast")
+
+# The full inversion it replaced (``inversion=EGLASS_INVERSION``): IAGAN with 4 starts x 200
+# latent steps, then 100 joint fine-tuning steps -- about 900 latent-step equivalents, i.e.
+# the budget of nine PULSE restarts (100 steps each).
 EGLASS_INVERSION = dict(method="iagan", restarts=4, steps=200, finetune_steps=100)
 
 
@@ -81,6 +86,7 @@ def collect(
         raise RuntimeError(f"{method}: no round ran (check max_candidates)")
     run = concat(parts)
     run.params, run.setup_seconds = params, setup_seconds
+    run.round_params = [part.params for part in parts]
     run.seconds = time.perf_counter() - start
     run.directions, run.paths = [], []
     return run
@@ -177,27 +183,38 @@ def run_eglass(
     tau: float = TAU,
     Ks=range(2, 42),
     etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0),
-    ks_per_round: int = 4,
+    ks_per_round: int = 10,
+    spread: bool = True,
     inversion: dict | None = None,
     explore: dict | None = None,
     seed: int | torch.Generator = 0,
 ) -> Solutions:
-    r"""e-GLASS end to end (:func:`eglass.explore.starting_points`: IAGAN inversion and both
-    metrics at :math:`z_0` on the fine-tuned generator), then Algorithm 1 solutions
+    r"""e-GLASS end to end (:func:`eglass.explore.starting_points`: the first solution -- by
+    default the fast start of :func:`eglass.inversion.fast_start` -- and both metrics at
+    :math:`z_0`, on the fine-tuned generator where IAGAN fine-tuning ran), then Algorithm 1
+    solutions
     :math:`G(z_0 + \eta d_K)` (:func:`eglass.explore.explore`), ``ks_per_round`` directions a
     round, until ``n`` have error :math:`\le \tau`. The setup time (inversion + metrics) is
     part of every time-to-k. Default steps :math:`|\eta| \le 6` (with
     :math:`\|z_0\| \approx 8`): on held-out digits nearly all SR x8 candidates stay below
     :math:`\tau = 10^{-2}` while the images change visibly; :math:`|\eta| \le 3` is more
     feasible but about 3x less diverse. ``inversion`` overrides keys of
-    :data:`EGLASS_INVERSION`, ``explore`` passes settings (``threshold``, ``top``) to
-    :func:`eglass.explore.explore`. ``context`` holds the starting point
+    :data:`EGLASS_START` (``inversion=EGLASS_INVERSION``: the full IAGAN inversion instead),
+    ``explore`` passes settings (``threshold``, ``top``) to :func:`eglass.explore.explore`.
+    ``spread``: order each round's candidates by decreasing :math:`|\eta|`, then K, so that
+    the first feasible ones come from different directions at the largest steps (``False``:
+    K-major, all steps of one direction first).
+    ``params["seconds"]`` says where the time went: ``first_solution``, ``metrics``,
+    ``directions`` (Algorithm 1) and ``solutions`` (generator passes and errors), the last two
+    summed over the rounds that ran. ``context`` holds the starting point
     (:class:`eglass.explore.StartingPoint`) for further exploration."""
     from .explore import explore as explore_solutions
     from .explore import starting_points
 
     _check_count(n)
-    inversion = {**EGLASS_INVERSION, **(inversion or {})}
+    inversion = dict(inversion or {})
+    base = EGLASS_START if inversion.get("method", "fast") == "fast" else EGLASS_INVERSION
+    inversion = {**base, **inversion}
     state = {}
 
     def setup():
@@ -210,14 +227,21 @@ def run_eglass(
         point = state["point"]
         bare = point.problem.with_distance(None)  # no perceptual scores inside the timing
         for i in range(0, len(Ks), ks_per_round):
-            yield explore_solutions(bare, point.z0, point.H_Y, point.H_X, method="eglass",
-                                    Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
-                                    **(explore or {}))
+            part = explore_solutions(bare, point.z0, point.H_Y, point.H_X, method="eglass",
+                                     Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
+                                     **(explore or {}))
+            if spread:  # stable sort: by decreasing |eta|, K order within each step
+                part = part.select(torch.argsort(-part.eta.abs(), stable=True))
+            yield part
 
     params = dict(inversion=inversion, Ks=[Ks[0], Ks[-1]], etas=list(etas))
     run = collect("e-GLASS", rounds(), n, tau, params, setup)
     point = state["point"]
     run.params["inversion_error"] = point.problem.error(point.x0).item()
+    ran = [part["seconds"] for part in run.round_params]
+    run.params["seconds"] = {**point.seconds,
+                             **{key: sum(r[key] for r in ran) for key in ("directions",
+                                                                          "solutions")}}
     run.context = dict(point=point)
     return run
 

@@ -25,8 +25,9 @@ DESIGN.md.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -48,6 +49,7 @@ from .evaluate import TAU
 from .geometry import MetricSpectra
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions, concat, summarize, summary_table
+from .utils import stopwatch
 from .walk import WalkPath, WalkSettings, null_space_walk, walk_versus_line
 
 __all__ = [
@@ -160,7 +162,10 @@ def explore(
         batch_size: latents per generator pass.
 
     Returns:
-        :class:`eglass.results.Solutions` with columns ``"eta"`` and ``"K"``.
+        :class:`eglass.results.Solutions` with columns ``"eta"`` and ``"K"``;
+        ``params["seconds"]`` splits its wall time into ``directions`` (Algorithm 1, or the
+        other method's directions) and ``solutions`` (latents, generator passes, errors and
+        the distance).
     """
     z0 = problem.require_one("explore").latent(z0)
     dim = problem.latent_dim
@@ -177,9 +182,11 @@ def explore(
     eta_list = _check_etas(etas)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    dirs = directions(H_Y, H_X, check_indices(Ks), method, threshold=threshold, top=top,
-                      regularization=regularization, max_iter=max_iter)
+    with stopwatch() as finding:
+        dirs = directions(H_Y, H_X, check_indices(Ks), method, threshold=threshold, top=top,
+                          regularization=regularization, max_iter=max_iter)
     eta = torch.tensor(eta_list, dtype=z0.dtype, device=z0.device)
+    generating = time.perf_counter()
     paths: list[WalkPath] = []
     if method == "walk":
         walk = WalkSettings() if walk is None else walk
@@ -199,10 +206,11 @@ def explore(
 
             x_bp = _back_project(problem.operator, x, problem.y)
     K = torch.tensor([dr.K for dr in dirs], device=z0.device)
+    seconds = dict(directions=finding(), solutions=time.perf_counter() - generating)
     return Solutions(
         z=z, x=x, errors=errors, method=method, tau=float(tau),
         params=dict(Ks=[dr.K for dr in dirs], etas=eta_list, threshold=threshold, top=top,
-                    regularization=regularization, walk=walk),
+                    regularization=regularization, walk=walk, seconds=seconds),
         columns=dict(eta=eta.repeat(len(dirs)), K=K.repeat_interleave(len(eta_list))),
         perceptual=None if perceptual is None else perceptual.detach(),
         reference=reference, reference_error=problem.error(reference).item(),
@@ -291,6 +299,8 @@ class StartingPoint:
             ``H_X`` was built from.
         z0: latent ``(1, d)``; x0: :math:`G(z_0)` ``(1, C, H, W)``.
         H_Y, H_X: metrics ``(d, d)`` at ``z0`` (:mod:`eglass.geometry`).
+        seconds: wall time of its parts, ``{"first_solution": ..., "metrics": ...}`` (empty
+            when built by hand).
     """
 
     problem: InverseProblem
@@ -298,6 +308,7 @@ class StartingPoint:
     x0: torch.Tensor
     H_Y: torch.Tensor
     H_X: torch.Tensor
+    seconds: dict = field(default_factory=dict)
 
     def explore(self, **kwargs) -> Solutions:
         """:func:`explore` from this point."""
@@ -320,21 +331,33 @@ def starting_points(
     seed: int | torch.Generator = 0,
     **invert_options,
 ) -> list[StartingPoint]:
-    """Invert the generator on the problem's ``N`` measurements
-    (:func:`eglass.inversion.invert`, one batch) and compute :math:`H_Y, H_X` at each
-    solution (:func:`eglass.geometry.metrics`): ``N`` starting points.
+    """Invert the generator on the problem's ``N`` measurements and compute :math:`H_Y, H_X`
+    at each solution (:func:`eglass.geometry.metrics`): ``N`` starting points.
+
+    ``method``: ``"iagan"`` or ``"latent"`` (:func:`eglass.inversion.invert`, one batch), or
+    ``"fast"`` (:func:`eglass.inversion.fast_start`: the encoder's guess refined only until
+    the error is below ``tol``); ``invert_options`` go to that function. Each point's
+    ``seconds`` records where its time went (``first_solution``: the inversion, shared by
+    the ``N`` points; ``metrics``: its own).
 
     Older form: ``starting_points(G, A, y, distance, ...)``."""
     from .geometry import metrics
-    from .inversion import invert
+    from .inversion import fast_start, invert
 
     invert_options.setdefault("progress", False)
-    result = invert(problem, method, seed=seed, **invert_options)
+    with stopwatch() as inverting:
+        if method == "fast":
+            result = fast_start(problem, seed=seed, **invert_options)
+        else:
+            result = invert(problem, method, seed=seed, **invert_options)
     points = []
     for i in range(len(result)):
         point = result.problem(i)
         z0 = result.z[i : i + 1]
-        H_Y, H_X = metrics(point, z0)
+        with stopwatch() as measuring:
+            H_Y, H_X = metrics(point, z0)
         points.append(StartingPoint(problem=point, z0=z0, x0=result.x[i : i + 1],
-                                    H_Y=H_Y, H_X=H_X))
+                                    H_Y=H_Y, H_X=H_X,
+                                    seconds=dict(first_solution=inverting(),
+                                                 metrics=measuring())))
     return points

@@ -42,6 +42,8 @@ __all__ = [
     "InversionResult",
     "invert",
     "finetune",
+    "fast_start",
+    "first_guess",
     "back_project",
     "compare_solutions",
     "candidates_table",
@@ -180,6 +182,7 @@ def invert(
     back_project: bool = True,
     seed: int | torch.Generator = 0,
     progress: bool = True,
+    init: torch.Tensor | None = None,
 ) -> InversionResult:
     r"""Invert the generator on measurements ``y = A x (+ n)``: one solution per measurement.
 
@@ -202,6 +205,9 @@ def invert(
         back_project: also return :math:`x + A^\dagger(y - A x)` as ``x_bp``.
         seed: seed (or ``torch.Generator``) of the random starts; same seed, same result.
         progress: show a tqdm progress bar.
+        init: starting latents instead of Gaussian draws, ``(N, d)`` (one start per
+            measurement) or ``(R, N, d)`` (``R`` starts each, which sets ``restarts``), e.g.
+            an encoder's first guess (:func:`eglass.encoder.first_guess`).
 
     Returns:
         :class:`InversionResult`.
@@ -239,9 +245,13 @@ def invert(
 
     with stopwatch() as elapsed:
         # Latent fit: R*N latents in one Adam, row r*N + i fits measurement i.
-        gen = make_generator(seed, p.device)
-        z_all = torch.randn(restarts * n, d, generator=gen, device=gen.device, dtype=p.dtype)
-        z_all = z_all.to(p.device)
+        if init is None:
+            gen = make_generator(seed, p.device)
+            z_all = torch.randn(restarts * n, d, generator=gen, device=gen.device,
+                                dtype=p.dtype).to(p.device)
+        else:
+            z_all = _check_init(init, n, d).to(device=p.device, dtype=p.dtype)
+            restarts = z_all.shape[0] // n
         y_rep = y.repeat(restarts, *([1] * (y.ndim - 1)))
 
         def latent_errors(z):
@@ -286,6 +296,79 @@ def invert(
     if method == "latent":
         return result
     return _finetune(p, result, finetune_steps, lr_generator, lr_latent, progress)
+
+
+def first_guess(problem: InverseProblem, encoder: nn.Module | str = "mnist-encoder") -> torch.Tensor:
+    r"""An encoder's latents for the problem's measurements, :math:`E(A^\dagger y)` ``(N, d)``.
+
+    ``encoder``: a :class:`eglass.models.LatentEncoder` (or any module mapping images
+    ``(N, C, H, W)`` to ``(N, d)``), or a registry name for :func:`eglass.models.load_encoder`.
+    The shipped ``"mnist-encoder"`` was trained for ``mnist-dcgan`` only: with another
+    generator its guess is just a start for :func:`fast_start` to refine."""
+    if isinstance(encoder, str):
+        from .models import load_encoder
+
+        encoder = load_encoder(encoder, device=problem.device)
+    A = problem.operator
+    if not callable(getattr(A, "A_dagger", None)):
+        raise TypeError(f"the encoder reads A^+ y, and {type(A).__name__} has no A_dagger; "
+                        "use invert(problem, 'latent') instead")
+    d = problem.latent_dim
+    if getattr(encoder, "latent_dim", d) != d:
+        raise ValueError(f"the encoder gives {encoder.latent_dim}-d latents, the generator "
+                         f"takes latent_dim={d}")
+    with torch.no_grad():
+        z = encoder(A.A_dagger(problem.y).to(problem.dtype))
+    if z.shape != (problem.n, d):
+        raise ValueError(f"the encoder returned {format_shape(z.shape)}, expected "
+                         f"({problem.n},{d}) latents for {problem.n} measurement(s)")
+    return check_finite("the encoder's latents", z)
+
+
+@accepts_problem("A", "y")
+def fast_start(
+    problem: InverseProblem,
+    *,
+    encoder: nn.Module | str | None = "mnist-encoder",
+    steps: int = 150,
+    lr: float = 0.05,
+    finetune_steps: int = 300,
+    lr_generator: float = 3e-4,
+    lr_latent: float = 1e-4,
+    tol: float = 3e-4,
+    back_project: bool = False,
+    seed: int | torch.Generator = 0,
+    progress: bool = False,
+) -> InversionResult:
+    r"""A first solution fast: an amortized guess, refined only as far as needed.
+
+    1. :func:`first_guess`: the encoder's latent :math:`E(A^\dagger y)` (one pass of a small
+       network; ``encoder=None``: one Gaussian start from ``seed``);
+    2. the latent fit of :func:`invert` from that one start, stopped as soon as the error is
+       ``<= tol`` (at most ``steps``);
+    3. only for measurements still above ``tol``: IAGAN's fine-tuning (:func:`finetune`,
+       early-stopped the same way).
+
+    Same ``tol`` as :func:`invert`'s default, so the same feasibility; on the ten held-out
+    digits of ``tests/test_inversion.py`` it stops after a few tens of steps where the full
+    inversion's four random starts need hundreds (``benchmarks/solutions.py``).
+
+    >>> import torch
+    >>> from eglass import data, models, operators
+    >>> digits, _ = data.mnist("test")
+    >>> A = operators.SuperResolution(8)
+    >>> problem = InverseProblem(models.load_generator(), A, A(digits[:1]))
+    >>> bool(fast_start(problem).errors.item() <= 3e-4)
+    True
+    """
+    init = None if encoder is None else first_guess(problem, encoder)
+    result = invert(problem, "latent", restarts=1, steps=steps, lr=lr, tol=tol,
+                    back_project=back_project, seed=seed, progress=progress, init=init)
+    if bool((result.errors <= tol).all()):
+        return result
+    return finetune(problem, result, steps=finetune_steps, lr_generator=lr_generator,
+                    lr_latent=lr_latent, tol=tol, back_project=back_project,
+                    progress=progress)
 
 
 @accepts_problem("A", "y")
@@ -566,6 +649,17 @@ def _check_measurements(y: torch.Tensor, expected: torch.Size | tuple, what: str
         want = "(N," + ",".join(str(s) for s in expected[1:]) + ")"
         raise ValueError(f"y has shape {format_shape(y)} but {what} has shape {want}; "
                          f"expected {want}")
+
+
+def _check_init(init: torch.Tensor, n: int, d: int) -> torch.Tensor:
+    """Starting latents ``(N, d)`` or ``(R, N, d)`` as ``R*N`` rows (row ``r*N + i`` fits
+    measurement ``i``)."""
+    if not isinstance(init, torch.Tensor) or init.ndim not in (2, 3) or init.shape[-2:] != (n, d):
+        got = format_shape(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__
+        raise ValueError(f"init must be starting latents ({n},{d}) or (R,{n},{d}) for {n} "
+                         f"measurement(s) and latent_dim={d}, got {got}")
+    check_finite("init", init)
+    return init.detach().reshape(-1, d).clone()
 
 
 def _check_positive_int(name: str, value) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "Generator",
     "Discriminator",
     "DigitClassifier",
+    "LatentEncoder",
     "WEIGHTS_DIR",
     "registry",
     "available",
@@ -40,6 +41,7 @@ __all__ = [
     "save_checkpoint",
     "load_generator",
     "load_classifier",
+    "load_encoder",
 ]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -210,7 +212,50 @@ class DigitClassifier(nn.Module):
         return self(x).softmax(dim=1)
 
 
-_ARCHITECTURES = {"Generator": Generator, "DigitClassifier": DigitClassifier}
+class LatentEncoder(nn.Module):
+    r"""An amortized first guess: images :math:`A^\dagger y` ``(N, C, 32, 32)`` -> latents
+    ``(N, d)``.
+
+    Three stride-2 3x3 convolutions (widths ``w, 2w, 4w``; 32 -> 16 -> 8 -> 4) with SiLU, then
+    a hidden layer of 256 and a linear read-out. Trained by
+    :func:`eglass.training.train_encoder` on generator samples pushed through the benchmark
+    operators, it maps the pseudo-inverse image of a measurement to a latent whose image nearly
+    fits it; :func:`eglass.inversion.fast_start` refines that guess. One forward pass costs
+    about a tenth of a generator pass.
+
+    >>> E = LatentEncoder(latent_dim=8, width=4).eval()
+    >>> tuple(E(torch.zeros(2, 1, 32, 32)).shape)
+    (2, 8)
+    """
+
+    def __init__(self, latent_dim: int = 64, width: int = 32, channels: int = 1):
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.width = int(width)
+        self.channels = int(channels)
+        w = self.width
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, w, 3, 2, 1), nn.SiLU(),
+            nn.Conv2d(w, 2 * w, 3, 2, 1), nn.SiLU(),
+            nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.SiLU(),
+            nn.Flatten(),
+            nn.Linear(4 * w * 16, 256), nn.SiLU(),
+            nn.Linear(256, latent_dim),
+        )
+
+    def config(self) -> dict:
+        """Constructor arguments, as stored by :func:`save_checkpoint`."""
+        return {"latent_dim": self.latent_dim, "width": self.width, "channels": self.channels}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1:] != (self.channels, 32, 32):
+            raise ValueError(f"LatentEncoder expects images (N,{self.channels},32,32), got "
+                             f"{format_shape(x.shape)}")
+        return self.body(x)
+
+
+_ARCHITECTURES = {"Generator": Generator, "DigitClassifier": DigitClassifier,
+                  "LatentEncoder": LatentEncoder}
 
 
 def sha256_of(path: str | Path) -> str:
@@ -240,10 +285,11 @@ def registry(root: str | Path | None = None) -> dict:
 
 
 def available(root: str | Path | None = None) -> list[str]:
-    """Names that :func:`load_generator` / :func:`load_classifier` accept.
+    """Names that :func:`load_generator` / :func:`load_classifier` / :func:`load_encoder`
+    accept.
 
     >>> available()
-    ['mnist-cnn', 'mnist-dcgan']
+    ['mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
     """
     return sorted(registry(root))
 
@@ -360,7 +406,10 @@ def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:
     module.load_state_dict(state)
     module.eval()
     module.requires_grad_(False)
-    return module
+    # Channels-last convolution weights: the same numbers (to float rounding), and on one CPU
+    # thread about 1.7x faster batched passes of the embedded generator (64 latents: 38 ->
+    # 20 ms; its Jacobian: 45 -> 27 ms), which every solution and metric goes through.
+    return module.to(memory_format=torch.channels_last)
 
 
 def _load(name: str, kind: str, root, device) -> nn.Module:
@@ -413,6 +462,28 @@ def load_classifier(
     (1, 10)
     """
     return _load(name, "classifier", root, device)
+
+
+def load_encoder(
+    name: str = "mnist-encoder",
+    *,
+    device: torch.device | str | None = None,
+    root: str | Path | None = None,
+) -> LatentEncoder:
+    """Load a shipped latent encoder (eval mode, gradients off, SHA-256 verified).
+
+    Args:
+        name: registry name; ``"mnist-encoder"``: :class:`LatentEncoder` for ``mnist-dcgan``,
+            trained on SR x4, SR x8 and the central inpainting box
+            (:func:`eglass.training.train_encoder`, ``scripts/train_prior.py --only encoder``).
+        device: where to put it (default CPU).
+        root: directory holding ``registry.json`` and the weights (default the package's).
+
+    >>> E = load_encoder()
+    >>> E.latent_dim, registry()["mnist-encoder"]["generator"]
+    (64, 'mnist-dcgan')
+    """
+    return _load(name, "encoder", root, device)
 
 
 # Full-size priors from upstream formats (the architectures live in their own modules).

@@ -8,7 +8,8 @@ Deterministic for a given seed and thread count (``--threads``, default 2: the s
 weights were trained with two threads). Measured wall time on the 2-core machine, otherwise
 idle: 41 min in all -- 1.4 min (classifier) + 37 min (generator, 15,000 steps, with a
 quality check of 2,000 samples every 1,000 steps) + 2.2 min (quality figures).
-``--only classifier|generator`` retrains one network (the generator's quality figures
+``--only classifier|generator|encoder`` retrains one network (the encoder, about a
+minute on one thread, needs the generator already in ``--out``) (the generator's quality figures
 need the classifier already in ``--out``);
 ``--only quality`` re-measures the generator's quality figures without training.
 """
@@ -26,6 +27,7 @@ import torch
 
 from eglass import models, training
 from eglass.data import mnist
+from eglass.inversion import benchmark_problems
 
 DEFAULTS = {
     "classifier": {"epochs": 30, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4,
@@ -34,6 +36,8 @@ DEFAULTS = {
                   "lr_g": 4e-4, "lr_d": 4e-4, "betas": [0.0, 0.99], "loss": "hinge",
                   "augment": ["translation"], "ema_decay": 0.999, "r1": 0.0,
                   "d_refine": True, "d_width": 32},
+    "encoder": {"samples": 10_000, "steps": 1500, "batch_size": 128, "lr": 2e-3, "width": 32,
+                "operators": ["SR x4", "SR x8", "inpainting (box)"], "threads": 1},
     "quality": {"n": 10_000, "inversion_images": 100, "inversion_steps": 300,
                 "inversion_restarts": 4},
 }
@@ -151,11 +155,38 @@ def measure_generator(out: Path, seed: int, x_train, x_test) -> None:
     log(f"generator quality: {json.dumps(q)}")
 
 
+def train_encoder(out: Path, seed: int) -> None:
+    """The latent encoder of ``mnist-dcgan`` (in ``out``), one thread whatever ``--threads``
+    says, so that ``tests/test_encoder.py`` can retrain it to the same weights."""
+    cfg = DEFAULTS["encoder"]
+    problems = benchmark_problems()
+    G = models.load_checkpoint(out / "mnist-dcgan.pt",
+                               models.registry(out)["mnist-dcgan"]["sha256"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg["threads"])
+    start = time.perf_counter()
+    try:
+        encoder = training.train_encoder(
+            G, [problems[name] for name in cfg["operators"]], seed=seed, log=log,
+            **{k: cfg[k] for k in ("samples", "steps", "batch_size", "lr", "width")})
+    finally:
+        torch.set_num_threads(threads)
+    seconds = time.perf_counter() - start
+    sha = models.save_checkpoint(encoder, out / "mnist-encoder.pt")
+    update_registry(out, "mnist-encoder", "encoder", "mnist-encoder.pt", sha,
+                    generator="mnist-dcgan", operators=cfg["operators"], seed=seed,
+                    description="LatentEncoder (A^+ y -> z) for mnist-dcgan, trained on its "
+                                "samples through the listed operators")
+    update_quality(out, "encoder", {"train_seconds": round(seconds, 1), "seed": seed,
+                                    "config": cfg})
+    log(f"encoder: {seconds:.0f} s, sha256 {sha}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=["classifier", "generator", "quality"], default=None,
+    parser.add_argument("--only", choices=["classifier", "generator", "encoder", "quality"], default=None,
                         help="retrain one network, or only re-measure the generator's quality")
     parser.add_argument("--steps", type=int, default=None, help="generator steps override")
     parser.add_argument("--threads", type=int, default=2)
@@ -171,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         train_classifier(args.out, args.seed, x_train, y_train, x_test, y_test)
     if args.only in (None, "generator"):
         train_generator(args.out, args.seed, args.steps, x_train, x_test)
+    if args.only in (None, "encoder"):
+        train_encoder(args.out, args.seed)
     if args.only == "quality":
         measure_generator(args.out, args.seed, x_train, x_test)
     log(f"done in {time.perf_counter() - total:.0f} s")
