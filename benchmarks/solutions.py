@@ -5,8 +5,13 @@
 For SR x8 and the central inpainting box (``eglass.inversion.benchmark_problems()``), on
 held-out digits (one per class), same generator (``mnist-dcgan``), same machine, same process:
 
-* **e-GLASS** (``eglass.comparison.run_eglass``): IAGAN inversion + H_Y + H_X (setup, counted in
-  every time), then Algorithm 1 solutions ``G(z0 + eta d_K)`` four directions a round.
+* **e-GLASS** (``eglass.comparison.run_eglass``, its defaults): the fast start
+  (``eglass.inversion.fast_start``: the shipped encoder's guess, refined until the error is
+  below 3e-4) + H_Y + H_X (setup, counted in every time), then Algorithm 1 solutions
+  ``G(z0 + eta d_K)``, ten directions a round, each round's candidates ordered by decreasing
+  ``|eta|``.
+* **e-GLASS (IAGAN start)**: the same from the full IAGAN inversion (4 starts x 200 steps + 100
+  fine-tuning steps, ``EGLASS_INVERSION``) -- the first solution before the fast start.
 * **PULSE** (``run_pulse``): restarts in batches of 20, 100 Adam steps each (upstream budget),
   stop criterion ``eps = min(2e-3, tau)`` -- so one run per tau (the 1e-3 run is skipped when
   no restart reached 1e-2: it follows the same trajectories and cannot do better).
@@ -20,8 +25,16 @@ restarts / samples; e-GLASS: 40 directions x 6 steps). Run with one thread: on a
 k = wall time until the k-th feasible candidate existed. Quality of the first 10 feasible
 (tau = 1e-2): mean pairwise perceptual distance and distinct predicted classes
 (``eglass.evaluate.diversity`` with the embedded classifier features), and the classifier's
-mean confidence (a realism proxy). Results: ``benchmarks/results/solutions.json`` (``--quick``:
-``solutions_quick.json``) and a printed table with ratios.
+mean confidence (a realism proxy), each also against PULSE's on the same digit (difference of
+classes, ratio of distances; medians over digits). Where each method's time to 100 went
+(``breakdown``: e-GLASS's first solution, metrics, Algorithm 1's directions and solutions; for
+the baselines the time to their first feasible solution and the rest), the time from a new
+measurement to a live explorer (e-GLASS's first solution + metrics) and Algorithm 1's
+faithfulness at the first solution (``eglass.explore.faithfulness``: median ratio of
+``v^K``'s error to ``d``'s at equal ``eta``, K = 2..11, ``|eta| <= 6``, shipped defaults).
+A warm-up run on a training digit precedes the timed ones. Results:
+``benchmarks/results/solutions.json`` (``--quick``: ``solutions_quick.json``) and printed
+tables with ratios.
 """
 
 from __future__ import annotations
@@ -37,7 +50,14 @@ from pathlib import Path
 
 import torch
 
-from eglass.comparison import benchmark_table, run_eglass, run_langevin, run_pulse
+from eglass.comparison import (
+    EGLASS_INVERSION,
+    benchmark_table,
+    diversity_table,
+    run_eglass,
+    run_langevin,
+    run_pulse,
+)
 from eglass.data import mnist
 from eglass.distances import default_distance
 from eglass.evaluate import TAU, TAU_STRICT, diversity
@@ -49,7 +69,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PROBLEMS = ("SR x8", "inpainting (box)")
 TAUS = (TAU, TAU_STRICT)
 TARGETS = (10, 100)
-METHODS = ("e-GLASS", "PULSE", "Langevin")
+METHODS = ("e-GLASS", "e-GLASS (IAGAN start)", "PULSE", "Langevin")
+PARTS = ("first_solution", "metrics", "directions", "solutions")
 LANGEVIN_THIN = 5
 
 
@@ -77,7 +98,10 @@ def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
     """All three methods on one measurement; returns per-method records."""
     target, strict = max(TARGETS), min(TAUS)
     runs = {"e-GLASS": {strict: run_eglass(G, A, y, distance, n=target, tau=strict,
-                                            seed=seed)}}
+                                            seed=seed)},
+            "e-GLASS (IAGAN start)": {strict: run_eglass(G, A, y, distance, n=target,
+                                                          tau=strict, seed=seed,
+                                                          inversion=EGLASS_INVERSION)}}
     runs["PULSE"] = {TAU: run_pulse(G, A, y, n=target, tau=TAU, max_candidates=cap,
                                     seed=seed)}
     implied = not runs["PULSE"][TAU].feasible(TAU).any()
@@ -107,8 +131,24 @@ def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
                 "(identical trajectories, later stop) was skipped")
         rec["quality@10"] = quality(first, distance, classifier)
         rec["errors_first10"] = first.first(10, TAU).errors.tolist()
+        rec["breakdown"] = breakdown(first, by_tau)
         out[method] = rec
+    point = runs["e-GLASS"][strict].context["point"]
+    f = point.faithfulness()  # the shipped Algorithm 1 defaults, Ks 2..11, |eta| <= 6
+    out["faithfulness"] = {"median_ratio": f.median,
+                           "median_linear_share": f.linear_share.median().item()}
     return out
+
+
+def breakdown(first, by_tau) -> dict:
+    """Where a method's time went: e-GLASS's parts as its run recorded them; for the
+    baselines (no setup) the time to their first feasible solution, then the rest."""
+    if "seconds" in first.params:
+        return {part: first.params["seconds"][part] for part in PARTS}
+    to_first = first.time_to(1, TAU)
+    total = sum(r.seconds for r in by_tau.values())
+    return {"first_solution": to_first, "metrics": 0.0, "directions": 0.0,
+            "solutions": None if to_first is None else total - to_first}
 
 
 def _s(t):
@@ -141,7 +181,22 @@ def summarize(records: list[dict]) -> dict:
         s["classes@10"] = _median([x["classes"] for x in q])
         s["confidence@10"] = _median([x["confidence"] for x in q])
         s["setup_seconds"] = _median([row["setup_seconds"] for row in rows])
+        s["breakdown"] = {part: _median([row["breakdown"][part] for row in rows])
+                          for part in PARTS}
+        pulse = [r["PULSE"]["quality@10"] for r in records]
+        s["distance_vs_pulse@10"] = _median([
+            x["mean_distance"] / p["mean_distance"] for x, p in zip(q, pulse, strict=True)
+            if x["mean_distance"] is not None and p["mean_distance"]])
+        s["classes_minus_pulse@10"] = _median([
+            x["classes"] - p["classes"] for x, p in zip(q, pulse, strict=True)
+            if x["classes"] is not None and p["classes"] is not None])
         summary[method] = s
+    summary["e-GLASS"]["to_explorer_seconds"] = _median([
+        r["e-GLASS"]["breakdown"]["first_solution"] + r["e-GLASS"]["breakdown"]["metrics"]
+        for r in records])
+    summary["e-GLASS"]["faithfulness"] = {
+        key: _median([r["faithfulness"][key] for r in records])
+        for key in ("median_ratio", "median_linear_share")}
     return summary
 
 
@@ -169,6 +224,12 @@ def main() -> None:
         "taus": list(TAUS), "targets": list(TARGETS),
         "problems": {},
     }
+    # warm-up (first calls compile torch's forward-mode rules, fill allocator caches): one
+    # e-GLASS run and one PULSE batch on a digit of the training split, not timed
+    warm = mnist("train")[0][:1]
+    for A in problems.values():
+        run_eglass(G, A, A(warm), distance, n=10)
+        run_pulse(G, A, A(warm), n=1, max_candidates=20)
     with stopwatch() as total:
         for name in PROBLEMS:
             A = problems[name]
@@ -186,6 +247,7 @@ def main() -> None:
             results["problems"][name] = {"summary": summary, "digits": records}
             print(f"\n== {name}: medians over {n_digits} held-out digits ==")
             print(benchmark_table(summary, n_digits), "\n", flush=True)
+            print(diversity_table(summary), "\n", flush=True)
     results["total_seconds"] = total()
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("solutions_quick.json" if args.quick else "solutions.json")

@@ -39,6 +39,7 @@ __all__ = [
     "compare",
     "solutions_table",
     "benchmark_table",
+    "diversity_table",
 ]
 
 # e-GLASS's first solution in the comparisons: the encoder's guess refined until the error is
@@ -201,7 +202,8 @@ def run_eglass(
     feasible but about 3x less diverse. ``inversion`` overrides keys of
     :data:`EGLASS_START` (``inversion=EGLASS_INVERSION``: the full IAGAN inversion instead),
     ``explore`` passes settings (``threshold``, ``top``) to :func:`eglass.explore.explore`.
-    ``spread``: order each round's candidates by decreasing :math:`|\eta|`, then K, so that
+    ``spread``: order each round's candidates by decreasing :math:`|\eta|`, then K (both
+    signs of a direction side by side, measured the more diverse of the two orders), so that
     the first feasible ones come from different directions at the largest steps (``False``:
     K-major, all steps of one direction first).
     ``params["seconds"]`` says where the time went: ``first_solution``, ``metrics``,
@@ -230,7 +232,7 @@ def run_eglass(
             part = explore_solutions(bare, point.z0, point.H_Y, point.H_X, method="eglass",
                                      Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
                                      **(explore or {}))
-            if spread:  # stable sort: by decreasing |eta|, K order within each step
+            if spread:  # stable sort: by decreasing |eta|, K order within each step size
                 part = part.select(torch.argsort(-part.eta.abs(), stable=True))
             yield part
 
@@ -302,19 +304,45 @@ def benchmark_table(summary: dict, n_digits: int) -> str:
     fraction, diversity and confidence of the first 10, and the median per-digit time ratios
     to e-GLASS."""
     keys = list(next(iter(summary.values()))["time_to"])
-    lines = [f"{'method':9s}" + "".join(f"{'t' + k + ' [s]':>17s}" for k in keys)
+    width = max(9, *map(len, summary))
+    lines = [f"{'method':{width}s}" + "".join(f"{'t' + k + ' [s]':>17s}" for k in keys)
              + f"{'feas@0.01':>10s}{'div@10':>8s}{'cls@10':>7s}{'conf@10':>8s}"]
     for method, s in summary.items():
         div = s["mean_distance@10"]
         lines.append(
-            f"{method:9s}" + "".join(
+            f"{method:{width}s}" + "".join(
                 f"{_cell(s['time_to'][k], s['reached'][k], n_digits):>17s}" for k in keys)
             + f"{s['feasible_fraction']['0.01']:10.2f}"
             + f"{'-' if div is None else format(div, '.3f'):>8s}"
             + f"{s['classes@10'] or 0:7.1f}{s['confidence@10'] or 0:8.2f}")
     for method in list(summary)[1:]:
         ratios = summary[method]["ratio_vs_eglass"]
-        lines.append(f"{method + ' / e-GLASS':18s}" + "  ".join(
+        lines.append(f"{method + ' / e-GLASS':{width + 10}s}" + "  ".join(
             f"{k}: {'-' if ratios[k] is None else format(ratios[k], '.1f') + 'x'}"
             for k in keys))
+    return "\n".join(lines)
+
+
+def diversity_table(summary: dict) -> str:
+    """Text table of a ``benchmarks/solutions.py`` summary (one problem): per method, the
+    diversity of its first 10 feasible solutions against PULSE's (distinct classes and their
+    difference to PULSE's, mean pairwise perceptual distance and its ratio to PULSE's, both
+    medians over digits of per-digit values) and where its time to 100 went (median seconds
+    of first solution, metrics, Algorithm 1's directions, solutions)."""
+    width = max(9, *map(len, summary))
+    parts = ("first_solution", "metrics", "directions", "solutions")
+    lines = [f"{'method':{width}s}{'cls@10':>7s}{'-PULSE':>7s}{'div@10':>8s}{'/PULSE':>7s}"
+             + "".join(f"{p.replace('_solution', ' sol') + ' [s]':>15s}" for p in parts)]
+
+    def num(value, fmt):
+        return "-" if value is None else format(value, fmt)
+
+    for method, s in summary.items():
+        cost = s.get("breakdown", {})
+        lines.append(
+            f"{method:{width}s}{num(s['classes@10'], '.1f'):>7s}"
+            f"{num(s.get('classes_minus_pulse@10'), '+.1f'):>7s}"
+            f"{num(s['mean_distance@10'], '.3f'):>8s}"
+            f"{num(s.get('distance_vs_pulse@10'), '.2f'):>7s}"
+            + "".join(f"{num(cost.get(p), '.3f'):>15s}" for p in parts))
     return "\n".join(lines)

@@ -57,6 +57,8 @@ __all__ = [
     "explore",
     "Sweep",
     "sweep",
+    "Faithfulness",
+    "faithfulness",
     "StartingPoint",
     "starting_points",
     # re-exported
@@ -290,6 +292,71 @@ def sweep(
 
 
 @dataclass
+class Faithfulness:
+    r"""How much better Algorithm 1 keeps the measurements than :math:`v^K` alone, at equal
+    :math:`\eta` (see :func:`faithfulness`).
+
+    Attributes:
+        Ks, etas: the grid (``ratio`` etc. are K-major, ``len(Ks) * len(etas)``).
+        ratio: measurement error along :math:`v^K` over that along :math:`d`, per solution.
+        linear_share: for :math:`d`, the error the linearization predicts,
+            :math:`\eta^2 d^\top H_Y d / (4m)` (``m`` measurement entries), over the error
+            measured: near 1, the error is first order and a better orthogonalization could
+            lower it; near 0, it is the curvature of :math:`A \circ G` along :math:`d`,
+            which no direction chosen from :math:`H_Y` removes.
+        median: ``ratio.median()``.
+    """
+
+    Ks: list[int]
+    etas: list[float]
+    ratio: torch.Tensor
+    linear_share: torch.Tensor
+
+    @property
+    def median(self) -> float:
+        return self.ratio.median().item()
+
+
+@accepts_problem("A", "y")
+def faithfulness(
+    problem: InverseProblem,
+    z0: torch.Tensor,
+    H_Y: torch.Tensor,
+    H_X: torch.Tensor,
+    *,
+    Ks: Sequence[int] = range(2, 12),
+    etas: Sequence[float] = (-6.0, -4.0, -2.0, 2.0, 4.0, 6.0),
+    **algorithm1,
+) -> Faithfulness:
+    r"""The paper's Figs. 2-3 in one number: solutions :math:`G(z_0 + \eta v^K)` and
+    :math:`G(z_0 + \eta d_K)` (Algorithm 1, settings ``algorithm1``: ``threshold``, ``top``)
+    for every K and :math:`\eta`, and the ratio of their measurement errors, with the share
+    of :math:`d`'s error that is first order (:class:`Faithfulness`).
+
+    >>> import torch
+    >>> from eglass import models, operators
+    >>> from eglass.geometry import metrics
+    >>> from eglass.distances import default_distance
+    >>> G, A = models.load_generator(), operators.SuperResolution(8)
+    >>> z0 = torch.randn(1, 64, generator=torch.Generator().manual_seed(0))
+    >>> problem = InverseProblem(G, A, A(G(z0)), default_distance())
+    >>> f = faithfulness(problem, z0, *metrics(problem, z0), Ks=(4, 8), etas=(-1.0, 1.0))
+    >>> f.ratio.shape, f.median > 1
+    (torch.Size([4]), True)
+    """
+    bare = problem.with_distance(None)
+    v = explore(bare, z0, H_Y, H_X, method="eigenvector", Ks=Ks, etas=etas)
+    d = explore(bare, z0, H_Y, H_X, method="eglass", Ks=Ks, etas=etas, **algorithm1)
+    quad = torch.tensor([dr.quad_Y for dr in d.directions]).repeat_interleave(len(d.params["etas"]))
+    eta = d.eta.cpu().double()
+    m = problem.y[0].numel()
+    predicted = eta**2 * quad.double() / (4 * m)
+    return Faithfulness(Ks=list(d.params["Ks"]), etas=list(d.params["etas"]),
+                        ratio=(v.errors / d.errors).cpu(),
+                        linear_share=(predicted / d.errors.cpu().double()).float())
+
+
+@dataclass
 class StartingPoint:
     r"""One solution :math:`G(z_0)` to explore from, with its metrics.
 
@@ -321,6 +388,10 @@ class StartingPoint:
     def sweep(self, **kwargs) -> Sweep:
         """:func:`sweep` at this point."""
         return sweep(self.problem, self.z0, self.H_Y, self.H_X, **kwargs)
+
+    def faithfulness(self, **kwargs) -> Faithfulness:
+        """:func:`faithfulness` at this point."""
+        return faithfulness(self.problem, self.z0, self.H_Y, self.H_X, **kwargs)
 
 
 @accepts_problem("A", "y", "distance")

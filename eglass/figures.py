@@ -39,6 +39,7 @@ __all__ = [
     "show_solutions",
     "explorer_figure",
     "scaling_figure",
+    "breakdown_figure",
 ]
 
 
@@ -387,5 +388,64 @@ def scaling_figure(results: Mapping, size: float = 4.0):
                     fontsize=7, xytext=(3, -9), textcoords="offset points")
     ax.set(xscale="log", yscale="log", xlabel="latent dim × pixels", ylabel="seconds")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+_PARTS = {"first_solution": "first solution", "metrics": "metrics $H_Y$, $H_X$",
+          "directions": "Algorithm 1", "solutions": "solutions"}
+
+
+def breakdown_figure(results: Mapping, k: int = 100, tau: float = 1e-2, size: float = 3.0):
+    r"""Where e-GLASS's time goes, from ``benchmarks/results/solutions.json``: one panel per
+    problem, one stacked horizontal bar per e-GLASS variant (median seconds over the digits of
+    its first solution, metrics, Algorithm 1's directions and solutions, to ``k`` feasible
+    solutions at ``tau`` or the end of its run), the median time to ``k`` marked ``|``; the
+    baselines, tens of times longer, are named with their median times to 10 and ``k`` in the
+    panel's legend instead of drawn to the same scale.
+
+    >>> summary = {"e-GLASS": {"breakdown": {"first_solution": 0.1, "metrics": 0.1,
+    ...            "directions": 0.01, "solutions": 0.05}, "time_to": {"100@0.01": 0.2}},
+    ...            "PULSE": {"breakdown": {"first_solution": 1.0, "metrics": 0.0},
+    ...                      "time_to": {"10@0.01": 2.0, "100@0.01": None}}}
+    >>> fig = breakdown_figure({"problems": {"SR x8": {"summary": summary}}})
+    >>> labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    >>> len(fig.axes[0].patches), "PULSE: 10 in 2.0 s, 100 not reached" in labels
+    (4, True)
+    """
+    problems = results.get("problems") if isinstance(results, Mapping) else None
+    if not problems:
+        raise ValueError("results must be a dict with a non-empty 'problems' mapping (as "
+                         "benchmarks/solutions.py writes), got "
+                         f"{type(results).__name__} {str(results)[:80]}")
+    fig, axes = plt.subplots(len(problems), 1, figsize=(3 * size, 0.9 * size * len(problems)),
+                             squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+    def seconds(t):
+        return "not reached" if t is None else f"in {t:.1f} s"
+
+    for ax, (name, problem) in zip(axes[:, 0], problems.items(), strict=True):
+        summary = problem["summary"]
+        ours = [m for m, s in summary.items() if (s.get("breakdown") or {}).get("metrics")]
+        for row, method in enumerate(ours):
+            s, left = summary[method], 0.0
+            for colour, (part, label) in zip(colours, _PARTS.items(), strict=False):
+                width = s["breakdown"].get(part) or 0.0
+                ax.barh(row, width, left=left, color=colour, label=label if row == 0 else None)
+                left += width
+            reached = s["time_to"].get(f"{k}@{tau:g}")
+            if reached is not None:
+                ax.plot([reached], [row], "k|", markersize=18)
+        for method, s in summary.items():
+            if method not in ours:
+                at = s["time_to"]
+                ax.plot([], [], " ", label=f"{method}: 10 {seconds(at.get(f'10@{tau:g}'))}, "
+                                           f"{k} {seconds(at.get(f'{k}@{tau:g}'))}")
+        ax.set_yticks(range(len(ours)), ours)
+        ax.invert_yaxis()
+        ax.set(xlabel="seconds (median over digits)",
+               title=f"{name}: e-GLASS's time to {k} feasible solutions (τ = {tau:g}, marked |)")
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

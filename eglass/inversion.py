@@ -298,7 +298,9 @@ def invert(
     return _finetune(p, result, finetune_steps, lr_generator, lr_latent, progress)
 
 
-def first_guess(problem: InverseProblem, encoder: nn.Module | str = "mnist-encoder") -> torch.Tensor:
+def first_guess(
+    problem: InverseProblem, encoder: nn.Module | str = "mnist-encoder"
+) -> torch.Tensor:
     r"""An encoder's latents for the problem's measurements, :math:`E(A^\dagger y)` ``(N, d)``.
 
     ``encoder``: a :class:`eglass.models.LatentEncoder` (or any module mapping images

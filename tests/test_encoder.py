@@ -1,0 +1,180 @@
+"""The fast start: the shipped latent encoder, its training recipe, and fast_start."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import pytest
+import torch
+
+from eglass import models, training
+from eglass.comparison import run_eglass
+from eglass.data import mnist
+from eglass.distances import default_distance
+from eglass.evaluate import TAU_STRICT
+from eglass.explore import faithfulness, starting_points
+from eglass.inversion import benchmark_problems, fast_start, first_guess, invert
+from eglass.operators import SuperResolution
+from eglass.problem import InverseProblem
+from eglass.utils import stopwatch
+
+
+def _train_prior_script():
+    path = models.WEIGHTS_DIR.parents[1] / "scripts" / "train_prior.py"
+    spec = importlib.util.spec_from_file_location("train_prior", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def G():
+    return models.load_generator("mnist-dcgan")
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    """The ten held-out digits of tests/test_inversion.py (one per class)."""
+    digits, _ = mnist("test")
+    return digits[torch.arange(10) * 50]
+
+
+# ----------------------------------------------------------------------------- weights
+def test_shipped_encoder_is_registered_and_hash_checked(tmp_path):
+    entry = models.registry()["mnist-encoder"]
+    assert entry["kind"] == "encoder" and entry["generator"] == "mnist-dcgan"
+    assert models.sha256_of(models.WEIGHTS_DIR / entry["file"]) == entry["sha256"]
+    E = models.load_encoder()
+    assert isinstance(E, models.LatentEncoder) and not E.training
+    assert all(not p.requires_grad for p in E.parameters())
+    # one flipped byte in a copy of the weights: the recorded SHA-256 refuses it
+    shutil.copy(models.WEIGHTS_DIR / models.REGISTRY_FILE, tmp_path / models.REGISTRY_FILE)
+    data = bytearray((models.WEIGHTS_DIR / entry["file"]).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / entry["file"]).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        models.load_encoder(root=tmp_path)
+    with pytest.raises(KeyError, match="unknown encoder 'mnist-dcgan'"):
+        models.load_encoder("mnist-dcgan")
+
+
+@pytest.mark.slow
+def test_training_script_reproduces_the_shipped_encoder(G):
+    """The recipe of scripts/train_prior.py (one thread, seed 0) gives the shipped weights."""
+    script = _train_prior_script()
+    cfg = script.DEFAULTS["encoder"]
+    assert models.registry()["mnist-encoder"]["operators"] == cfg["operators"]
+    problems = benchmark_problems()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg["threads"])
+    try:
+        E = training.train_encoder(
+            G, [problems[name] for name in cfg["operators"]], seed=0,
+            **{k: cfg[k] for k in ("samples", "steps", "batch_size", "lr", "width")})
+    finally:
+        torch.set_num_threads(threads)
+    shipped = models.load_encoder().state_dict()
+    for name, tensor in E.state_dict().items():
+        torch.testing.assert_close(tensor, shipped[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_train_encoder_is_seeded_and_checks_its_input():
+    G = models.Generator(latent_dim=8, width=8).eval()
+    ops = [SuperResolution(4)]
+    small = dict(samples=64, steps=4, batch_size=16, width=4)
+    a, b = (training.train_encoder(G, ops, seed=3, **small) for _ in range(2))
+    c = training.train_encoder(G, ops, seed=4, **small)
+    for name, tensor in a.state_dict().items():
+        assert torch.equal(tensor, b.state_dict()[name]), name
+    assert not torch.equal(a.state_dict()["body.0.weight"], c.state_dict()["body.0.weight"])
+    with pytest.raises(ValueError, match="at least one operator"):
+        training.train_encoder(G, [], **small)
+    with pytest.raises(TypeError, match="every operator needs A_dagger"):
+        training.train_encoder(G, [lambda x: x], **small)
+    with pytest.raises(ValueError, match="steps must be a positive integer, got 0"):
+        training.train_encoder(G, ops, **{**small, "steps": 0})
+
+
+# ----------------------------------------------------------------------------- fast start
+@pytest.mark.slow
+def test_fast_start_reaches_the_full_inversions_feasibility_on_heldout_digits(G, heldout):
+    """Same digits, problems and threshold as the held-out test of test_inversion.py, which
+    asserts that the full IAGAN inversion brings every digit below the strict threshold: so
+    does the fast start, each measurement stopping at tol = 3e-4 or going on to fine-tuning."""
+    for name, A in benchmark_problems().items():
+        problem = InverseProblem(G, A, A(heldout))
+        fast = fast_start(problem)
+        assert (fast.errors < TAU_STRICT).all(), (name, fast.errors)
+
+
+def test_first_guess_nearly_fits_generator_samples(G):
+    """Trained on generator samples, the encoder's guess alone fits SR x8 measurements of new
+    ones far better than the prior's typical latent, and one start is refined to the tol."""
+    z = torch.randn(20, 64, generator=torch.Generator().manual_seed(7))
+    A = SuperResolution(8)
+    problem = InverseProblem(G, A, A(G(z)))
+    guess = problem.error(G(first_guess(problem)))
+    prior = problem.error(G(torch.zeros(1, 64)).expand(20, -1, -1, -1))
+    assert guess.median() < prior.median() / 5
+    result = fast_start(problem, finetune_steps=1)
+    assert (result.errors <= 3e-4).all() and result.restart_z.shape == (1, 20, 64)
+
+
+def test_fast_start_and_init_reject_bad_input(G):
+    A = SuperResolution(8)
+    problem = InverseProblem(G, A, A(G(torch.zeros(2, 64))))
+    with pytest.raises(ValueError, match=r"init must be starting latents \(2,64\) or "
+                                         r"\(R,2,64\).*got \(2,32\)"):
+        invert(problem, "latent", init=torch.zeros(2, 32), progress=False)
+    bad = torch.zeros(2, 64)
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="init contains 1 NaN"):
+        invert(problem, "latent", init=bad, progress=False)
+    with pytest.raises(ValueError, match="encoder gives 8-d latents"):
+        first_guess(problem, models.LatentEncoder(latent_dim=8, width=4))
+    no_dagger = InverseProblem(G, lambda x: x[..., ::8, ::8], A(G(torch.zeros(1, 64))))
+    with pytest.raises(TypeError, match="has no A_dagger"):
+        fast_start(no_dagger)
+
+
+def test_init_sets_the_starts_and_keeps_the_best(G):
+    A = SuperResolution(8)
+    z_true = torch.randn(1, 64, generator=torch.Generator().manual_seed(2))
+    problem = InverseProblem(G, A, A(G(z_true)))
+    starts = torch.stack([torch.zeros(1, 64), z_true])  # (R=2, N=1, d)
+    result = invert(problem, "latent", init=starts, steps=5, tol=None, progress=False,
+                    back_project=False)
+    assert result.restart_z.shape == (2, 1, 64)
+    assert result.restart_errors[1, 0] < result.restart_errors[0, 0]
+    assert result.errors.item() == pytest.approx(result.restart_errors[1, 0].item(), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- the pipeline
+def test_run_eglass_records_where_its_time_goes_and_spreads_its_candidates(G, heldout):
+    A = SuperResolution(8)
+    with stopwatch() as elapsed:
+        run = run_eglass(G, A, A(heldout[:1]), default_distance(), n=10)
+    parts = run.params["seconds"]
+    assert set(parts) == {"first_solution", "metrics", "directions", "solutions"}
+    assert all(v > 0 for v in parts.values()) and sum(parts.values()) <= elapsed()
+    assert run.params["inversion"] == {"method": "fast"}
+    first = run.eta[:20]  # the first round, ordered by decreasing |eta|: -6, +6 for each K
+    assert first.tolist() == [-6.0, 6.0] * 10 and run.K[:20].unique().numel() == 10
+
+
+def test_starting_points_fast_and_faithfulness(G, heldout):
+    A = SuperResolution(8)
+    (point,) = starting_points(G, A, A(heldout[3:4]), default_distance(), method="fast")
+    assert set(point.seconds) == {"first_solution", "metrics"}
+    assert point.problem.error(point.x0).item() <= 3e-4
+    f = point.faithfulness(Ks=(2, 4, 8), etas=(-2.0, 2.0))
+    assert f.ratio.shape == f.linear_share.shape == (6,)
+    assert f.median > 1  # Algorithm 1 keeps the measurements better than v^K alone
+    assert torch.all(f.linear_share > 0)
+    direct = faithfulness(point.problem, point.z0, point.H_Y, point.H_X, Ks=(2, 4, 8),
+                          etas=(-2.0, 2.0))
+    assert torch.equal(direct.ratio, f.ratio)
+    with pytest.raises(ValueError, match="K"):
+        point.faithfulness(Ks=(65,))
+
