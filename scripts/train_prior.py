@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=["classifier", "generator", "encoder", "quality"], default=None,
+    parser.add_argument("--only", choices=["classifier", "generator", "encoder", "quality"],
+                        default=None,
                         help="retrain one network, or only re-measure the generator's quality")
     parser.add_argument("--steps", type=int, default=None, help="generator steps override")
     parser.add_argument("--threads", type=int, default=2)
