@@ -418,7 +418,7 @@ def breakdown_figure(results: Mapping, k: int = 100, tau: float = 1e-2, size: fl
         raise ValueError("results must be a dict with a non-empty 'problems' mapping (as "
                          "benchmarks/solutions.py writes), got "
                          f"{type(results).__name__} {str(results)[:80]}")
-    fig, axes = plt.subplots(len(problems), 1, figsize=(3 * size, 0.9 * size * len(problems)),
+    fig, axes = plt.subplots(len(problems), 1, figsize=(3.6 * size, 0.9 * size * len(problems)),
                              squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
@@ -446,6 +446,6 @@ def breakdown_figure(results: Mapping, k: int = 100, tau: float = 1e-2, size: fl
         ax.invert_yaxis()
         ax.set(xlabel="seconds (median over digits)",
                title=f"{name}: e-GLASS's time to {k} feasible solutions (τ = {tau:g}, marked |)")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
