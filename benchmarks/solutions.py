@@ -219,7 +219,8 @@ def main() -> None:
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "weights_sha256": {n: registry()[n]["sha256"] for n in ("mnist-dcgan", "mnist-cnn")},
+        "weights_sha256": {n: registry()[n]["sha256"]
+                           for n in ("mnist-dcgan", "mnist-cnn", "mnist-encoder")},
         "digits": n_digits, "labels": labels.tolist(), "cap": cap,
         "taus": list(TAUS), "targets": list(TARGETS),
         "problems": {},

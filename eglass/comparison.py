@@ -176,6 +176,18 @@ def run_langevin(
     return run
 
 
+def _check_fast_options(options: dict) -> None:
+    import inspect
+
+    from .inversion import fast_start
+
+    allowed = sorted(set(inspect.signature(fast_start).parameters) - {"problem", "seed"})
+    unknown = sorted(set(options) - {"method", *allowed})
+    if unknown:
+        raise ValueError(f"the fast start takes {allowed}, got {unknown[0]!r}; for the full "
+                         f"inversion pass inversion=dict(method='iagan', ...)")
+
+
 @accepts_problem("A", "y", "distance")
 def run_eglass(
     problem: InverseProblem,
@@ -215,8 +227,11 @@ def run_eglass(
 
     _check_count(n)
     inversion = dict(inversion or {})
-    base = EGLASS_START if inversion.get("method", "fast") == "fast" else EGLASS_INVERSION
-    inversion = {**base, **inversion}
+    if inversion.get("method", "fast") == "fast":
+        _check_fast_options(inversion)
+        inversion = {**EGLASS_START, **inversion}
+    else:
+        inversion = {**EGLASS_INVERSION, **inversion}
     state = {}
 
     def setup():

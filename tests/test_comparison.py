@@ -60,12 +60,15 @@ def test_run_eglass_setup_counts_in_every_time(tiny_generator):
     y = on_sphere_measurements(tiny_generator)
     run = run_eglass(tiny_generator, pool, y, PixelDistance(), n=5, tau=1e-2, Ks=[2, 3, 4],
                      etas=[-0.3, 0.3], ks_per_round=1,
-                     inversion=dict(restarts=2, steps=100, finetune_steps=20), explore=dict(top=3))
+                     inversion=dict(method="iagan", restarts=2, steps=100, finetune_steps=20),
+                     explore=dict(top=3))
     assert run.setup_seconds > 0
     assert (run.columns["ready_at"] >= run.setup_seconds).all()
     assert run.x.shape[0] in (2, 4, 6)
     torch.testing.assert_close(run.errors, measurement_error(pool, run.x, y))
     assert run.params["inversion_error"] < 1e-2
+    with pytest.raises(ValueError, match=r"the fast start takes .*got 'restarts'.*method='iagan'"):
+        run_eglass(tiny_generator, pool, y, PixelDistance(), n=5, inversion=dict(restarts=2))
 
 
 def test_benchmark_table_marks_partial_and_missing_times():

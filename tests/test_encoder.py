@@ -108,6 +108,23 @@ def test_fast_start_reaches_the_full_inversions_feasibility_on_heldout_digits(G,
         assert (fast.errors < TAU_STRICT).all(), (name, fast.errors)
 
 
+def test_fast_start_falls_back_to_the_full_inversion_where_it_falls_short(G, heldout):
+    """Budgets far too small to fit: without the fallback the two digits stay above the
+    strict level; with it they get the full inversion's solutions, row for row."""
+    A = SuperResolution(8)
+    problem = InverseProblem(G, A, A(heldout[[2, 4]]))
+    tiny = dict(encoder=None, steps=1, finetune_steps=1)  # one Gaussian start, two steps
+    short = fast_start(problem, fallback=False, **tiny)
+    assert (short.errors > TAU_STRICT).all()
+    fast = fast_start(problem, **tiny)
+    full = invert(problem, "iagan", progress=False, back_project=False)
+    torch.testing.assert_close(fast.z, full.z)
+    torch.testing.assert_close(fast.errors, full.errors)
+    assert (fast.errors < TAU_STRICT).all() and fast.method == "iagan"
+    assert fast.history.shape[1] == 2 and len(fast.history) == len(full.history)
+    assert fast.generators[1] is not G and fast.problem(1).error(fast.x[1:]).item() < TAU_STRICT
+
+
 def test_first_guess_nearly_fits_generator_samples(G):
     """Trained on generator samples, the encoder's guess alone fits SR x8 measurements of new
     ones far better than the prior's typical latent, and one start is refined to the tol."""

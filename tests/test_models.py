@@ -117,7 +117,8 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path, kind):
         ({"arch": "Generator", "state_dict": {}}, r"lacks 'config'.*got keys \['arch', "
                                                   r"'state_dict'\]"),
         ({"arch": "VAE", "config": {}, "state_dict": {}},
-         r"unknown architecture 'VAE'; expected one of \['DigitClassifier', 'Generator'\]"),
+         r"unknown architecture 'VAE'; expected one of "
+         r"\['DigitClassifier', 'Generator', 'LatentEncoder'\]"),
         ({"arch": "Generator", "config": [64], "state_dict": {}},
          r"'config' must be a dict of constructor arguments, got list"),
         ({"arch": "Generator", "config": {"depth": 3}, "state_dict": {}},
