@@ -60,6 +60,7 @@ __all__ = [
 
 OPERATORS = ("sr", "inpainting", "blur", "cs", "denoising")
 BATCH_METHODS = ("eglass", "walk", "pulse")
+INVERSIONS = ("iagan", "fast")
 DATA_KINDS = ("images", "measurements")
 FORMAT = "eglass-batch/1"
 # Keys of BatchConfig that say where results go, not what they are: never compared.
@@ -89,6 +90,12 @@ class BatchConfig:
             :func:`eglass.models.save_checkpoint`; prior_sha256: its SHA-256 (required for a
             file).
         methods: any of :data:`BATCH_METHODS`.
+        inversion: the first solution: ``"iagan"`` (:func:`eglass.inversion.invert`, budget
+            ``restarts``, ``steps``, ``finetune_steps``) or ``"fast"``
+            (:func:`eglass.inversion.fast_start`: the shipped encoder's guess for
+            ``mnist-dcgan``, one Gaussian start for another prior, refined at most ``steps``
+            latent and ``finetune_steps`` fine-tuning steps, the full inversion where that
+            falls short).
         restarts, steps, finetune_steps: IAGAN budget (:func:`eglass.inversion.invert`).
         Ks, etas: e-GLASS directions and steps (:func:`eglass.explore.explore`).
         walk_steps: steps of each walk (:class:`eglass.walk.WalkSettings`).
@@ -113,6 +120,7 @@ class BatchConfig:
     prior: str = "mnist-dcgan"
     prior_sha256: str | None = None
     methods: tuple[str, ...] = ("eglass",)
+    inversion: str = "iagan"
     restarts: int = 4
     steps: int = 300
     finetune_steps: int = 300
@@ -132,6 +140,8 @@ class BatchConfig:
         set_(self, "etas", tuple(float(e) for e in self.etas))
         if self.operator not in OPERATORS:
             raise ValueError(f"operator must be one of {OPERATORS}, got {self.operator!r}")
+        if self.inversion not in INVERSIONS:
+            raise ValueError(f"inversion must be one of {INVERSIONS}, got {self.inversion!r}")
         if self.data_kind not in DATA_KINDS:
             raise ValueError(f"data_kind must be one of {DATA_KINDS}, got {self.data_kind!r}")
         bad = [m for m in self.methods if m not in BATCH_METHODS]
@@ -365,8 +375,9 @@ def load_inputs(config: BatchConfig, indices: Sequence[int] | None = None,
 
 def run_item(config: BatchConfig | dict, index: int, y: np.ndarray,
              x_true: np.ndarray | None = None) -> dict:
-    r"""The pipeline on one measurement ``y`` (as returned by :func:`load_inputs`): IAGAN
-    inversion, both metrics, then every method of ``config``; numpy arrays only.
+    r"""The pipeline on one measurement ``y`` (as returned by :func:`load_inputs`): the
+    inversion of ``config.inversion``, both metrics, then every method of ``config``; numpy
+    arrays only.
 
     Returns a dict of arrays ``z0 (1, d)``, ``x0 (1, C, H, W)``, ``z (N, d)``, ``x (N, C,
     H, W)``, ``errors (N,)``, ``feasible (N,)`` (``errors <= tau``), ``method (N,)`` (index
@@ -389,9 +400,15 @@ def run_item(config: BatchConfig | dict, index: int, y: np.ndarray,
     image_shape = tuple(G(torch.zeros(1, G.latent_dim)).shape[1:])
     A = make_operator(config, image_shape)
     problem = InverseProblem(G, A, torch.as_tensor(np.asarray(y))[None], distance=distance)
-    result = inversion.invert(problem, "iagan", restarts=config.restarts, steps=config.steps,
-                              finetune_steps=config.finetune_steps,
-                              noise_sigma=config.noise or None, seed=seed, progress=False)
+    if config.inversion == "fast":
+        encoder = "mnist-encoder" if config.prior == "mnist-dcgan" else None
+        result = inversion.fast_start(problem, encoder=encoder, steps=config.steps,
+                                      finetune_steps=max(config.finetune_steps, 1),
+                                      noise_sigma=config.noise or None, seed=seed)
+    else:
+        result = inversion.invert(problem, "iagan", restarts=config.restarts,
+                                  steps=config.steps, finetune_steps=config.finetune_steps,
+                                  noise_sigma=config.noise or None, seed=seed, progress=False)
     point = result.problem()
     H_Y, H_X = geometry.metrics(point, result.z)
     parts = []

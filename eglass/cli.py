@@ -38,7 +38,7 @@ def _words(text: str) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``eglass`` (every option has a help text)."""
-    from .batch import BATCH_METHODS, DATA_KINDS, OPERATORS
+    from .batch import BATCH_METHODS, DATA_KINDS, INVERSIONS, OPERATORS
 
     top = argparse.ArgumentParser(
         prog="eglass", description="Explore the solutions of linear inverse problems under a "
@@ -79,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--prior-sha256", help="SHA-256 of the weights file (required with a file)")
     g.add_argument("--methods", type=_words, help="comma-separated subset of "
                    f"{','.join(BATCH_METHODS)} (default eglass)")
+    g.add_argument("--inversion", choices=INVERSIONS, help="first solution: 'iagan' (the "
+                   "full inversion, default) or 'fast' (the encoder's guess, refined)")
     g.add_argument("--restarts", type=int, help="IAGAN random starts (default 4)")
     g.add_argument("--steps", type=int, help="IAGAN latent-fit steps (default 300)")
     g.add_argument("--finetune-steps", type=int, help="IAGAN fine-tuning steps (default 300)")

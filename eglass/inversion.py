@@ -338,6 +338,7 @@ def fast_start(
     lr_generator: float = 3e-4,
     lr_latent: float = 1e-4,
     tol: float = 3e-4,
+    noise_sigma: float | None = None,
     back_project: bool = False,
     fallback: bool = True,
     seed: int | torch.Generator = 0,
@@ -352,11 +353,14 @@ def fast_start(
     3. only for measurements still above ``tol``: IAGAN's fine-tuning (:func:`finetune`,
        early-stopped the same way);
     4. with ``fallback``, only for measurements still above the strict feasibility level
-       :data:`eglass.evaluate.TAU_STRICT`: the full inversion (:func:`invert` with its
-       defaults and ``seed``), whose solution replaces theirs (``z``, ``x``, ``errors``,
-       generators; ``history`` then continues with the full inversion's, padded with its
-       last row). On the held-out digits this happened once in 40, for compressed sensing,
-       an operator the shipped encoder was not trained on.
+       :data:`eglass.evaluate.TAU_STRICT` (with ``noise_sigma``: above twice the noise's
+       expected error :math:`\sigma^2/4` if that is higher): the full inversion
+       (:func:`invert` with its defaults and ``seed``), whose solution replaces theirs
+       (``z``, ``x``, ``errors``, generators; ``history`` then continues with the full
+       inversion's, padded with its last row). On the held-out digits this happened once
+       in 40, for compressed sensing, an operator the shipped encoder was not trained on.
+
+    ``noise_sigma`` stops every stage at the discrepancy level, as in :func:`invert`.
 
     Same ``tol`` as :func:`invert`'s default, so the same feasibility (``tests/test_encoder.py``
     checks it on the held-out digits of ``tests/test_inversion.py``). On SR x8 it stops after
@@ -374,17 +378,19 @@ def fast_start(
     True
     """
     init = None if encoder is None else first_guess(problem, encoder)
-    result = invert(problem, "latent", restarts=1, steps=steps, lr=lr, tol=tol,
-                    back_project=back_project, seed=seed, progress=progress, init=init)
-    if not bool((result.errors <= tol).all()):
+    noise = dict(tol=tol, noise_sigma=noise_sigma, back_project=back_project,
+                 progress=progress)
+    result = invert(problem, "latent", restarts=1, steps=steps, lr=lr, seed=seed, init=init,
+                    **noise)
+    stop = tol if noise_sigma is None else max(tol, noise_sigma**2 / 4)
+    if not bool((result.errors <= stop).all()):
         result = finetune(problem, result, steps=finetune_steps, lr_generator=lr_generator,
-                          lr_latent=lr_latent, tol=tol, back_project=back_project,
-                          progress=progress)
-    failed = (result.errors > TAU_STRICT).nonzero().flatten()
+                          lr_latent=lr_latent, **noise)
+    limit = TAU_STRICT if noise_sigma is None else max(TAU_STRICT, noise_sigma**2 / 2)
+    failed = (result.errors > limit).nonzero().flatten()
     if not fallback or len(failed) == 0:
         return result
-    full = invert(replace(problem, y=problem.y[failed]), "iagan", tol=tol,
-                  back_project=back_project, seed=seed, progress=progress)
+    full = invert(replace(problem, y=problem.y[failed]), "iagan", seed=seed, **noise)
     return _replace_rows(result, full, failed)
 
 

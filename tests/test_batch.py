@@ -301,3 +301,22 @@ def test_npy_and_zarr_sources(tmp_path):
     assert np.array_equal(inputs[0]["y"], batch.load_inputs(config)[0]["y"])
     wrong = batch.load_inputs(config.replace(factor=8))
     assert wrong[0] == ("y.npy[0]: measurement has shape (1, 8, 8) but sr expects (1, 4, 4)")
+
+
+def test_fast_inversion_items_match_the_full_ones_in_feasibility():
+    """``inversion = "fast"``: the encoder's start, the same pipeline after it; noisy items stop
+    at the discrepancy level instead of fitting the noise."""
+    full = batch.BatchConfig(count=2, Ks=(4, 8), etas=(-1.5, 1.5), seed=3)
+    fast = full.replace(inversion="fast")
+    inputs = batch.load_inputs(fast)
+    for i, item in inputs.items():
+        a = batch.run_item(full, i, item["y"], item["x_true"])
+        b = batch.run_item(fast, i, item["y"], item["x_true"])
+        assert a["x0_error"] <= 3e-4 * 1.001 and b["x0_error"] <= 3e-4 * 1.001
+        assert b["feasible"].mean() >= 0.5 and b["z"].shape == a["z"].shape
+    noisy = fast.replace(noise=0.1, count=1)
+    (item,) = batch.load_inputs(noisy).values()
+    out = batch.run_item(noisy, 0, item["y"], item["x_true"])
+    assert 0.1**2 / 4 * 0.5 < out["x0_error"] <= 0.1**2 / 2  # stopped near sigma^2/4
+    with pytest.raises(ValueError, match=r"inversion must be one of \('iagan', 'fast'\)"):
+        full.replace(inversion="pulse")
