@@ -19,6 +19,7 @@ are those of :mod:`eglass.baselines`.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator
 
@@ -177,8 +178,6 @@ def run_langevin(
 
 
 def _check_fast_options(options: dict) -> None:
-    import inspect
-
     from .inversion import fast_start
 
     allowed = sorted(set(inspect.signature(fast_start).parameters) - {"problem", "seed"})

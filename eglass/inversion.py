@@ -36,7 +36,14 @@ from tqdm.auto import tqdm
 from .deepinv_ops import as_operator
 from .evaluate import TAU_STRICT, measurement_error, psnr
 from .problem import InverseProblem, accepts_problem
-from .utils import check_finite, check_images, format_shape, make_generator, stopwatch
+from .utils import (
+    check_finite,
+    check_images,
+    check_positive_int,
+    format_shape,
+    make_generator,
+    stopwatch,
+)
 
 __all__ = [
     "InversionResult",
@@ -235,8 +242,8 @@ def invert(
     """
     if method not in INVERSION_METHODS:
         raise ValueError(f"method must be one of {INVERSION_METHODS}, got {method!r}")
-    _check_positive_int("restarts", restarts)
-    _check_positive_int("steps", steps)
+    check_positive_int("restarts", restarts)
+    check_positive_int("steps", steps)
     _check_positive("lr", lr)
     if method == "iagan":
         _check_budget(finetune_steps, lr_generator, lr_latent)
@@ -245,13 +252,8 @@ def invert(
 
     with stopwatch() as elapsed:
         # Latent fit: R*N latents in one Adam, row r*N + i fits measurement i.
-        if init is None:
-            gen = make_generator(seed, p.device)
-            z_all = torch.randn(restarts * n, d, generator=gen, device=gen.device,
-                                dtype=p.dtype).to(p.device)
-        else:
-            z_all = _check_init(init, n, d).to(device=p.device, dtype=p.dtype)
-            restarts = z_all.shape[0] // n
+        z_all = _starts(p, restarts, seed, init)
+        restarts = z_all.shape[0] // n
         y_rep = y.repeat(restarts, *([1] * (y.ndim - 1)))
 
         def latent_errors(z):
@@ -701,25 +703,26 @@ def _check_measurements(y: torch.Tensor, expected: torch.Size | tuple, what: str
                          f"expected {want}")
 
 
-def _check_init(init: torch.Tensor, n: int, d: int) -> torch.Tensor:
-    """Starting latents ``(N, d)`` or ``(R, N, d)`` as ``R*N`` rows (row ``r*N + i`` fits
-    measurement ``i``)."""
+def _starts(p: _Fit, restarts: int, seed, init: torch.Tensor | None) -> torch.Tensor:
+    """The latent fit's ``R*N`` starting rows (row ``r*N + i`` fits measurement ``i``):
+    ``restarts`` Gaussian draws per measurement from ``seed``, or the given ``init``
+    (``(N, d)`` or ``(R, N, d)``)."""
+    n, d = p.n, p.d
+    if init is None:
+        gen = make_generator(seed, p.device)
+        z = torch.randn(restarts * n, d, generator=gen, device=gen.device, dtype=p.dtype)
+        return z.to(p.device)
     if not isinstance(init, torch.Tensor) or init.ndim not in (2, 3) or init.shape[-2:] != (n, d):
         got = format_shape(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__
         raise ValueError(f"init must be starting latents ({n},{d}) or (R,{n},{d}) for {n} "
                          f"measurement(s) and latent_dim={d}, got {got}")
     check_finite("init", init)
-    return init.detach().reshape(-1, d).clone()
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return init.detach().reshape(-1, d).to(device=p.device, dtype=p.dtype).clone()
 
 
 def _check_budget(steps, lr_generator, lr_latent, names=None) -> None:
     names = names or ("finetune_steps", "lr_generator", "lr_latent")
-    _check_positive_int(names[0], steps)
+    check_positive_int(names[0], steps)
     _check_positive(names[1], lr_generator)
     _check_positive(names[2], lr_latent)
 

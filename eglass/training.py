@@ -36,7 +36,7 @@ from torch import nn
 
 from .evaluate import psnr
 from .models import DigitClassifier, Discriminator, Generator, LatentEncoder
-from .utils import check_generator, check_images, make_generator
+from .utils import check_generator, check_images, check_positive_int, make_generator
 
 __all__ = [
     "translate",
@@ -570,8 +570,7 @@ def train_encoder(
         raise TypeError(f"every operator needs A_dagger (the encoder reads A^+ y); {missing} "
                         "have none")
     for name, value in (("samples", samples), ("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
     gen = make_generator(seed)
     with torch.no_grad():
         z = torch.randn(samples, G.latent_dim, generator=gen)

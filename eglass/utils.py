@@ -48,6 +48,12 @@ def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def check_positive_int(name: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is an ``int`` (not a ``bool``) ``>= 1``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
 def check_images(name: str, x: torch.Tensor, channels: int | None = None) -> torch.Tensor:
     """Check that ``x`` is a finite image batch of shape ``(N, C, H, W)``."""
     if not isinstance(x, torch.Tensor):
