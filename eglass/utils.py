@@ -1,7 +1,10 @@
-"""Small shared helpers: input checks with clear messages, seeded generators, timing."""
+"""Small shared helpers: the one set of input checks (every message says what was expected
+and what was given), seeded generators, timing."""
 
 from __future__ import annotations
 
+import math
+import numbers
 import statistics
 import time
 from collections.abc import Callable
@@ -10,7 +13,11 @@ from contextlib import contextmanager
 import torch
 
 __all__ = [
+    "check_eval_mode",
     "check_finite",
+    "check_number",
+    "check_one_of",
+    "check_positive_int",
     "format_shape",
     "check_images",
     "check_latents",
@@ -48,10 +55,76 @@ def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def check_positive_int(name: str, value) -> None:
-    """Raise ``ValueError`` unless ``value`` is an ``int`` (not a ``bool``) ``>= 1``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def check_positive_int(name: str, value, *, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` if it is an integer (Python or numpy, not a ``bool``)
+    ``>= minimum``; raise ``ValueError`` naming ``name`` otherwise.
+
+    >>> check_positive_int("steps", 3)
+    3
+    >>> check_positive_int("steps", True)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be a positive integer, got True
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value, *, minimum: float | None = None, positive: bool = False,
+                 maximum: float | None = None) -> float:
+    """Return ``value`` as a finite ``float`` (an int, float or numpy number, not a ``bool``
+    or a string), ``> 0`` if ``positive``, within ``[minimum, maximum]`` where given; raise
+    ``ValueError`` naming ``name`` otherwise.
+
+    >>> check_number("tau", 1e-2, positive=True)
+    0.01
+    >>> check_number("tau", float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: tau must be a finite number, got nan
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
+    return value
+
+
+def check_one_of(name: str, value, choices) -> object:
+    """Return ``value`` if it is one of ``choices``; raise ``ValueError`` listing them.
+
+    >>> check_one_of("method", "walk", ("eglass", "walk"))
+    'walk'
+    """
+    choices = tuple(choices)
+    if not isinstance(value, str | int) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; "
+                         f"got {value!r}")
+    return value
+
+
+def check_eval_mode(module: torch.nn.Module, what: str = "generator", symbol: str = "G") -> None:
+    """The one eval-mode rule: a module whose output depends on its mode (it holds
+    BatchNorm or Dropout layers) must be in eval mode, so that ``G(z)`` is a function of
+    ``z``; a module without such layers may be in either mode. eglass never switches a
+    user's module itself."""
+    moded = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.modules.dropout._DropoutNd)
+    training = [name or type(module).__name__ for name, m in module.named_modules()
+                if m.training and isinstance(m, moded)]
+    if training:
+        raise ValueError(
+            f"the {what} has batch-norm/dropout layers in training mode ({training[:3]}), whose "
+            f"output would change with the batch; eglass needs it in eval mode and never "
+            f"switches your model: call {symbol}.eval() first")
 
 
 def check_images(name: str, x: torch.Tensor, channels: int | None = None) -> torch.Tensor:
