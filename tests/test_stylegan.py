@@ -272,6 +272,17 @@ def test_nvlabs_pickle_reads_the_init_kwargs(tmp_path, upstream):
     assert torch.equal(G(w), latent_generator(clamped, "w")(w))
 
 
+def test_stylegan3_repo_layout_has_its_own_clamp_default(tmp_path, net, upstream):
+    """stylegan3's StyleGAN2 pickles take the synthesis kwargs at the top level, and there an
+    absent conv_clamp means 256 (its SynthesisBlock default), not None."""
+    flat = {**KWARGS, "mapping_kwargs": dict(MAPPING), "channel_base": 128, "channel_max": 16,
+            "fused_modconv_default": "inference_only"}
+    upstream(tmp_path / "sg3repo.pkl", net, kwargs=flat)
+    assert load_stylegan(tmp_path / "sg3repo.pkl").net.config.conv_clamp == 256
+    upstream(tmp_path / "converted.pkl", net, kwargs={**flat, "conv_clamp": None})
+    assert load_stylegan(tmp_path / "converted.pkl").net.config.conv_clamp is None
+
+
 def test_loading_does_not_need_upstream_code(tmp_path, net, upstream, monkeypatch):
     upstream(tmp_path / "net.pkl", net)
     for name in ("torch_utils.persistence", "torch_utils", "dnnlib.util", "dnnlib"):

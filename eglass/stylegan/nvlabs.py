@@ -208,6 +208,7 @@ _IGNORED = {"w_avg_beta", "embed_features", "num_fp16_res", "fp16_channels_last"
             "channels_last", "fused_modconv_default"}
 _FIXED = {"activation": "lrelu", "architecture": "skip"}
 _POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
+STYLEGAN3_REPO_CONV_CLAMP = 256  # SynthesisBlock's default in stylegan3's networks_stylegan2
 
 
 def _fields(kwargs: dict, names: dict, where: str, source: str) -> dict:
@@ -228,7 +229,12 @@ def _fields(kwargs: dict, names: dict, where: str, source: str) -> dict:
 def generator_config(record: Persistent, source: str = "the pickle") -> StyleGAN2Config:
     """The :class:`~eglass.stylegan.networks.StyleGAN2Config` of a stored upstream
     ``Generator`` (its ``_init_kwargs``); StyleGAN3, conditional generators and architectures
-    other than ``"skip"`` are refused with a message saying so."""
+    other than ``"skip"`` are refused with a message saying so.
+
+    Two layouts: ``stylegan2-ada-pytorch`` nests the synthesis network's kwargs under
+    ``synthesis_kwargs`` (``conv_clamp`` absent means none); ``stylegan3``'s
+    ``networks_stylegan2`` takes them at the top level, where an absent ``conv_clamp`` means
+    its default, 256."""
     synthesis = record.child("synthesis")
     if synthesis is not None and (synthesis.child("input") is not None or any(
             getattr(m, "class_name", "") == "SynthesisInput"
@@ -248,13 +254,14 @@ def generator_config(record: Persistent, source: str = "the pickle") -> StyleGAN
         raise ValueError(f"{source}: G_ema is conditional (c_dim={kwargs['c_dim']}); "
                          "load_stylegan loads unconditional generators only")
     mapping = dict(kwargs.pop("mapping_kwargs", None) or {})
-    synthesis_kwargs = dict(kwargs.pop("synthesis_kwargs", None) or {})
-    unknown = sorted(set(kwargs) - set(_POSITIONAL))
-    if unknown:
-        raise ValueError(f"{source}: G_ema was built with {unknown}, which load_stylegan "
-                         "does not know; refusing to guess their effect")
-    fields = {**_fields(mapping, _MAPPING, "mapping_kwargs.", source),
-              **_fields(synthesis_kwargs, _SYNTHESIS, "synthesis_kwargs.", source)}
+    if "synthesis_kwargs" in kwargs:  # stylegan2-ada-pytorch: conv_clamp defaults to None
+        synthesis_kwargs, where, clamp = dict(kwargs.pop("synthesis_kwargs") or {}), \
+            "synthesis_kwargs.", None
+    else:  # stylegan3's networks_stylegan2: Generator(**synthesis_kwargs), clamp 256
+        synthesis_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k not in _POSITIONAL}
+        where, clamp = "", STYLEGAN3_REPO_CONV_CLAMP
+    fields = {"conv_clamp": clamp, **_fields(mapping, _MAPPING, "mapping_kwargs.", source),
+              **_fields(synthesis_kwargs, _SYNTHESIS, where, source)}
     return stylegan2_config(
         int(kwargs["img_resolution"]),
         channel_base=int(synthesis_kwargs.get("channel_base", 32768)),
