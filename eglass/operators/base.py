@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import check_finite, format_shape, make_generator
+from ..utils import check_finite, format_shape, make_generator
 
 __all__ = [
     "LinearOperator",
@@ -775,7 +775,7 @@ def __getattr__(name: str):
     """``from_deepinv`` and ``as_operator`` live in :mod:`eglass.deepinv_ops` (which builds on
     this module; deepinv itself is imported only when a physics is wrapped)."""
     if name in ("from_deepinv", "as_operator"):
-        from . import deepinv_ops
+        from . import deepinv as deepinv_ops
 
         return getattr(deepinv_ops, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -57,8 +57,8 @@ import sys
 
 import torch
 
-from .operators import LinearOperator, Shape
-from .utils import format_shape
+from .base import LinearOperator, Shape
+from ..utils import format_shape
 
 __all__ = ["DeepInvOperator", "from_deepinv", "as_operator"]
 
