@@ -23,6 +23,10 @@ What the wrapper uses of the physics:
   :math:`10^{-4}`, and it writes its solver settings back into the physics).
 - ``measurement_shape`` / ``image_shape``: read off ``physics.A`` / ``physics.A_adjoint`` on a
   zero tensor (once per shape).
+- When wrapping, the checks eglass' own operators make: the physics' tensors are finite (a
+  NaN mask or filter is refused), and its ``mask`` (singular values) or ``filter`` is not all
+  zero (an operator that measures nothing is refused, as :class:`~eglass.operators.Inpainting`
+  refuses a mask observing no pixel).
 
 The CGLS fallback stops after ``cgls_max_iter`` (500) iterations; for an ill-conditioned
 physics without a closed form (deepinv's convolutional ``Blur`` with a Gaussian of
@@ -57,10 +61,10 @@ import sys
 
 import torch
 
+from ..utils import check_finite, format_shape
 from .base import LinearOperator, Shape
-from ..utils import format_shape
 
-__all__ = ["DeepInvOperator", "from_deepinv", "as_operator"]
+__all__ = ["DeepInvOperator", "from_deepinv", "as_operator", "is_deepinv_physics"]
 
 _EXTRA = "pip install 'eglass[deepinv]'"
 
@@ -102,6 +106,7 @@ class DeepInvOperator(LinearOperator):
                 f"Inpainting, BlurFFT, CompressedSensing), got {type(physics).__name__}, "
                 f"{kind}; e-GLASS needs a linear forward model"
             )
+        _check_physics(physics)
         self.physics = physics
         self._decomposable = isinstance(physics, deepinv.physics.DecomposablePhysics)
         generic = type(physics).A_dagger is deepinv.physics.LinearPhysics.A_dagger
@@ -194,6 +199,25 @@ class DeepInvOperator(LinearOperator):
         keep = magnitude > rtol * magnitude.max()
         inverse = torch.where(keep, 1 / torch.where(keep, s, 1), 0)
         return physics.V(coefficients * inverse).to(y.dtype)
+
+
+def _check_physics(physics) -> None:
+    """The checks eglass' own operators make when they are built, on a physics: its tensors
+    (its noise model aside, which eglass does not apply) hold finite values, and its ``mask``
+    (a ``DecomposablePhysics``' singular values, e.g. ``Inpainting``'s mask) and ``filter``
+    (``BlurFFT``, ``Blur``, ``Downsampling``) are not all zero, which would measure nothing."""
+    name = type(physics).__name__
+    for key, t in [*physics.named_buffers(), *physics.named_parameters()]:
+        if not key.startswith("noise_model."):
+            check_finite(f"{name}.{key}", t)
+    for key in ("mask", "filter"):
+        t = getattr(physics, key, None)
+        if isinstance(t, torch.Tensor) and not bool((t != 0).any()):
+            raise ValueError(
+                f"{name}.{key} is all zero, so the {name} physics would measure nothing; "
+                f"expected at least one non-zero entry, got all zeros of shape "
+                f"{format_shape(t.shape)}"
+            )
 
 
 def _cast(module: torch.nn.Module, dtype: torch.dtype, device: torch.device):
