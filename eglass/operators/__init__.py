@@ -39,6 +39,7 @@ when a physics is wrapped) and :mod:`~eglass.operators.registry`.
 
 from __future__ import annotations
 
+from . import registry
 from .base import LinearOperator, Shape, is_transformed
 from .blur import Blur, gaussian_kernel
 from .compressed_sensing import CompressedSensing
@@ -46,16 +47,7 @@ from .deepinv import DeepInvOperator, as_operator, from_deepinv, is_deepinv_phys
 from .denoising import Denoising
 from .inpainting import Inpainting, box_mask, half_mask, random_mask
 from .noise import add_noise
-from .registry import (
-    OPERATORS,
-    OperatorSpec,
-    benchmark_problems,
-    describe_operators,
-    list_operators,
-    make_operator,
-    operator_options,
-    register_operator,
-)
+from .registry import *  # noqa: F403 (the registry's API: OPERATORS, make_operator, ...)
 from .super_resolution import SuperResolution
 from .testing import dot_test
 
@@ -81,12 +73,5 @@ __all__ = [
     "is_deepinv_physics",
     "is_transformed",
     "Shape",
-    "OPERATORS",
-    "OperatorSpec",
-    "benchmark_problems",
-    "describe_operators",
-    "list_operators",
-    "make_operator",
-    "operator_options",
-    "register_operator",
+    *registry.__all__,
 ]

@@ -137,7 +137,7 @@ def make_operator(name: str, image_shape: Sequence[int], **options) -> LinearOpe
             f"operator {name!r} takes the options {known or 'none'}; got unknown option(s) "
             f"{', '.join(map(repr, unknown))}"
         )
-    return spec.factory(_check_image_shape(image_shape), **options)
+    return spec.factory(_check_chw(image_shape), **options)
 
 
 def benchmark_problems(image_shape: Sequence[int] = (1, 32, 32)) -> dict[str, LinearOperator]:
@@ -150,7 +150,7 @@ def benchmark_problems(image_shape: Sequence[int] = (1, 32, 32)) -> dict[str, Li
     >>> sorted(benchmark_problems())
     ['CS (m=100)', 'SR x4', 'SR x8', 'inpainting (box)']
     """
-    _, h, w = _check_image_shape(image_shape)
+    _, h, w = _check_chw(image_shape)
     box = (round(12 * h / 32), round(12 * w / 32))
     return {
         "SR x4": make_operator("sr", image_shape, factor=4),
@@ -164,7 +164,7 @@ def _spec(name: str) -> OperatorSpec:
     return OPERATORS[check_one_of("operator", name, tuple(OPERATORS))]
 
 
-def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+def _check_chw(image_shape: Sequence[int]) -> tuple[int, int, int]:
     if isinstance(image_shape, str) or not isinstance(image_shape, Sequence) or len(
         image_shape
     ) != 3:
