@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _SUBMODULES = (
     "baselines",
@@ -44,6 +44,7 @@ _SUBMODULES = (
     "tables",
     "training",
     "utils",
+    "version",
     "walk",
     "widgets",
 )
