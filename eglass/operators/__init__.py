@@ -51,9 +51,6 @@ from .registry import *  # noqa: F403 (the registry's API: OPERATORS, make_opera
 from .super_resolution import SuperResolution
 from .testing import dot_test
 
-# The former private name, which eglass.distances still imports: use is_transformed.
-_is_transformed = is_transformed
-
 __all__ = [
     "LinearOperator",
     "Denoising",
