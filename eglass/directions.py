@@ -405,12 +405,3 @@ def directions(
         return [pair.generalized(K, regularization) for K in Ks]
     return [pair.eigenvector(K) for K in Ks]
 
-
-# The names eglass.explore imported before MetricPair was public; remove once explore.py uses
-# MetricPair and MetricPair.eglass.
-_Pair = MetricPair
-
-
-def _eglass(pair: MetricPair, K: int, threshold: float, top: int | None,
-            max_iter: int) -> Direction:
-    return pair.eglass(K, threshold, top, max_iter)
