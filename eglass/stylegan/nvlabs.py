@@ -41,6 +41,8 @@ __all__ = [
     "generator_config",
     "read_generator",
     "state_config",
+    "count_indexed",
+    "require_keys",
 ]
 
 
@@ -281,20 +283,34 @@ def read_generator(path: str | Path) -> tuple[StyleGAN2Config, dict[str, torch.T
     return generator_config(record, str(path)), module_state(record)
 
 
+def count_indexed(state: dict, template: str, index=lambda i: i, start: int = 0) -> int:
+    """How many consecutive ``i = start, start + 1, ...`` have ``template.format(index(i))``
+    in ``state``."""
+    n = 0
+    while template.format(index(start + n)) in state:
+        n += 1
+    return n
+
+
+def require_keys(state: dict, keys, what: str, source: str) -> None:
+    """``ValueError`` unless every key is in ``state`` (a state dict of ``what``)."""
+    absent = [k for k in keys if k not in state]
+    if absent:
+        raise ValueError(f"{source}: not {what} state dict (no {', '.join(absent)}); keys "
+                         f"begin {sorted(state)[:6]}")
+
+
 def state_config(state: dict[str, torch.Tensor], source: str = "the file") -> StyleGAN2Config:
     """The :class:`~eglass.stylegan.networks.StyleGAN2Config` of an upstream ``G_ema`` state
     dict, read from its shapes (a ``.pt`` export has no init kwargs: upstream's defaults are
     assumed for what shapes do not show -- mapping learning-rate multiplier 0.01, no
     ``conv_clamp``)."""
-    if "mapping.fc0.weight" not in state or "synthesis.b4.const" not in state:
-        raise ValueError(f"{source}: not a StyleGAN2 G_ema state dict (no mapping.fc0.weight "
-                         f"or synthesis.b4.const); keys begin {sorted(state)[:6]}")
-    layers = 0
-    while f"mapping.fc{layers}.weight" in state:
-        layers += 1
-    channels = [state["synthesis.b4.const"].shape[0]]
-    while f"synthesis.b{4 * 2 ** len(channels)}.conv0.weight" in state:
-        channels.append(state[f"synthesis.b{4 * 2 ** len(channels)}.conv0.weight"].shape[0])
+    require_keys(state, ("mapping.fc0.weight", "synthesis.b4.const"), "a StyleGAN2 G_ema",
+                 source)
+    layers = count_indexed(state, "mapping.fc{}.weight")
+    channels = [state["synthesis.b4.const"].shape[0]] + [
+        state[f"synthesis.b{8 * 2**i}.conv0.weight"].shape[0]
+        for i in range(count_indexed(state, "synthesis.b{}.conv0.weight", lambda i: 8 * 2**i))]
     first, last = state["mapping.fc0.weight"], state[f"mapping.fc{layers - 1}.weight"]
     rgb = state.get(f"synthesis.b{4 * 2 ** (len(channels) - 1)}.torgb.weight")
     return StyleGAN2Config(

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from .networks import StyleGAN2Config
+from .nvlabs import count_indexed, require_keys
 from .ops import fir_filter
 
 __all__ = ["read_checkpoint", "rosinality_config", "to_upstream", "from_upstream"]
@@ -50,17 +51,11 @@ def rosinality_config(state: dict[str, torch.Tensor], source: str = "the file",
                       args: argparse.Namespace | None = None) -> StyleGAN2Config:
     """The :class:`~eglass.stylegan.networks.StyleGAN2Config` of a rosinality ``g_ema``, from
     its shapes (checked against the training ``args`` where given)."""
-    if "style.1.weight" not in state or "input.input" not in state:
-        raise ValueError(f"{source}: not a rosinality g_ema state dict (no style.1.weight or "
-                         f"input.input); keys begin {sorted(state)[:6]}")
-    layers = 1
-    while f"style.{layers + 1}.weight" in state:
-        layers += 1
-    levels = 1
-    while f"to_rgbs.{levels - 1}.conv.weight" in state:
-        levels += 1
+    require_keys(state, ("style.1.weight", "input.input"), "a rosinality g_ema", source)
+    layers = count_indexed(state, "style.{}.weight", start=1)
     channels = [state["input.input"].shape[1]] + [
-        state[f"convs.{2 * i}.conv.weight"].shape[1] for i in range(levels - 1)]
+        state[f"convs.{2 * i}.conv.weight"].shape[1]
+        for i in range(count_indexed(state, "to_rgbs.{}.conv.weight"))]
     style_dim = state["style.1.weight"].shape[1]
     config = StyleGAN2Config(
         z_dim=style_dim, w_dim=style_dim, channels=tuple(channels),
