@@ -290,6 +290,15 @@ def test_loading_does_not_need_upstream_code(tmp_path, net, upstream, monkeypatc
     assert load_stylegan(tmp_path / "net.pkl").latent_dim == 16
 
 
+def test_legacy_torch_save_format_is_read_as_a_torch_file(tmp_path, net):
+    g_ema, w_avg = from_upstream(net.state_dict(), net.config)
+    torch.save({"g_ema": g_ema, "latent_avg": w_avg}, tmp_path / "old.pt",
+               _use_new_zipfile_serialization=False)
+    assert read_stylegan(tmp_path / "old.pt")[2] == "rosinality"
+    w = torch.randn(1, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(load_stylegan(tmp_path / "old.pt")(w), latent_generator(net, "w")(w))
+
+
 # --- strict keys --------------------------------------------------------------------------
 
 def test_state_dict_keys_are_checked_strictly(tmp_path, net):
