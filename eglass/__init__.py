@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _SUBMODULES = (
     "baselines",
     "batch",
+    "biggan",
+    "checkpoints",
     "cli",
     "comparison",
     "data",
+    "deepinv_ops",
     "directions",
     "distances",
     "evaluate",
@@ -29,12 +32,19 @@ _SUBMODULES = (
     "figures",
     "geometry",
     "inversion",
+    "memory",
+    "methods",
     "models",
+    "networks",
     "operators",
+    "pggan",
+    "priors",
     "problem",
     "results",
+    "tables",
     "training",
     "utils",
+    "version",
     "walk",
     "widgets",
 )

@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils.spectral_norm import SpectralNorm
 
+from .checkpoints import check_sha256, state_mismatch
+
 __all__ = ["BigGANGenerator", "biggan_config", "random_biggan", "save_biggan", "load_biggan"]
 
 CONFIG_NAME = "config.json"
@@ -170,8 +172,6 @@ def load_biggan(
     is named in a ``ValueError``); ``*.weight_v`` of spectral norm may be absent (older
     files), torch recomputes it. Read with ``torch.load(weights_only=True)``.
     """
-    from .models import _check_sha256, _state_mismatch
-
     ppb = _upstream()
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -185,7 +185,7 @@ def load_biggan(
         config = ppb.BigGANConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
     except json.JSONDecodeError as err:
         raise ValueError(f"{folder / CONFIG_NAME} is not valid JSON: {err}") from err
-    _check_sha256(folder / WEIGHTS_NAME, sha256)
+    check_sha256(folder / WEIGHTS_NAME, sha256)
     state = torch.load(folder / WEIGHTS_NAME, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise ValueError(
@@ -199,7 +199,7 @@ def load_biggan(
         for k, v in model.state_dict().items()
         if not (k.endswith(".weight_v") and k not in state)
     }
-    problems = _state_mismatch(expected, state)
+    problems = state_mismatch(expected, state)
     if problems:
         raise ValueError(
             f"{folder / WEIGHTS_NAME} does not fit its {CONFIG_NAME}: " + "; ".join(problems)

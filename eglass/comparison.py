@@ -14,22 +14,25 @@ are those of :mod:`eglass.baselines`.
 >>> problem = InverseProblem(models.load_generator("mnist-dcgan"), A, A(digits[:1]))
 >>> run = run_pulse(problem, n=2, batch=4, max_candidates=8)
 >>> run.method, len(run) <= 8, run.columns["ready_at"].shape == (len(run),)
-('PULSE', True, True)
+('pulse', True, True)
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import torch
 
 from .baselines import langevin, pulse
 from .evaluate import TAU
+from .explore import explore as explore_from
+from .explore import starting_points
+from .methods import label
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions, concat
-from .utils import make_generator
+from .utils import check_positive_int, make_generator
 
 __all__ = [
     "EGLASS_START",
@@ -54,10 +57,9 @@ EGLASS_INVERSION = dict(method="iagan", restarts=4, steps=200, finetune_steps=10
 
 
 def _check_count(n: int, max_candidates: int | None = None) -> None:
-    for name, value in (("n", n), ("max_candidates", max_candidates)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("n", n)
+    if max_candidates is not None:
+        check_positive_int("max_candidates", max_candidates)
 
 
 def collect(
@@ -69,29 +71,27 @@ def collect(
     setup: Callable[[], None] = lambda: None,
 ) -> Solutions:
     """Run ``setup``, then the ``rounds`` (each a :class:`Solutions`) until ``n`` candidates
-    have error ``<= tau`` or the rounds end; time everything. Returns the candidates pooled,
-    with a ``"ready_at"`` column (seconds from the start to the end of each one's round)."""
+    have error ``<= tau`` or the rounds end; time everything. Returns the candidates pooled
+    (new objects: the rounds are left as they are), with a ``"ready_at"`` column (seconds
+    from the start to the end of each one's round) and ``params["rounds"]``, the params of
+    each round that ran. ``method`` is a name of :mod:`eglass.methods`."""
     start = time.perf_counter()
     setup()
     setup_seconds = time.perf_counter() - start
     parts, found = [], 0
     for part in rounds:
         now = time.perf_counter() - start
-        part.columns = {**part.columns,
-                        "ready_at": torch.full((len(part),), now, dtype=torch.float64)}
-        part.tau, part.method = tau, method
-        parts.append(part)
-        found += int(part.feasible().sum())
+        ready = torch.full((len(part),), now, dtype=torch.float64)
+        parts.append(replace(part, columns={**part.columns, "ready_at": ready}, tau=tau,
+                             method=method))
+        found += int(parts[-1].feasible().sum())
         if found >= n:
             break
     if not parts:
-        raise RuntimeError(f"{method}: no round ran (check max_candidates)")
-    run = concat(parts)
-    run.params, run.setup_seconds = params, setup_seconds
-    run.round_params = [part.params for part in parts]
-    run.seconds = time.perf_counter() - start
-    run.directions, run.paths = [], []
-    return run
+        raise RuntimeError(f"{label(method)}: no round ran (check max_candidates)")
+    return replace(concat(parts), params={**params, "rounds": [p.params for p in parts]},
+                   setup_seconds=setup_seconds, seconds=time.perf_counter() - start,
+                   directions=[], paths=[])
 
 
 @accepts_problem("A", "y")
@@ -128,7 +128,7 @@ def run_pulse(
 
     params = dict(eps=eps, batch=batch, max_candidates=max_candidates,
                   steps=pulse_options.get("steps", 100), lr=pulse_options.get("lr", 0.4))
-    run = collect("PULSE", rounds(), n, tau, params)
+    run = collect("pulse", rounds(), n, tau, params)
     run.params["failures"] = sum(failures)
     return run
 
@@ -172,19 +172,9 @@ def run_langevin(
 
     params = dict(sigma=sigma, chains=chains, burn_in=burn_in, thin=thin,
                   max_candidates=max_candidates)
-    run = collect("Langevin", rounds(), n, tau, params)
+    run = collect("langevin", rounds(), n, tau, params)
     run.params["step_size"] = used["step_size"]
     return run
-
-
-def _check_fast_options(options: dict) -> None:
-    from .inversion import fast_start
-
-    allowed = sorted(set(inspect.signature(fast_start).parameters) - {"problem", "seed"})
-    unknown = sorted(set(options) - {"method", *allowed})
-    if unknown:
-        raise ValueError(f"the fast start takes {allowed}, got {unknown[0]!r}; for the full "
-                         f"inversion pass inversion=dict(method='iagan', ...)")
 
 
 @accepts_problem("A", "y", "distance")
@@ -221,16 +211,10 @@ def run_eglass(
     ``directions`` (Algorithm 1) and ``solutions`` (generator passes and errors), the last two
     summed over the rounds that ran. ``context`` holds the starting point
     (:class:`eglass.explore.StartingPoint`) for further exploration."""
-    from .explore import explore as explore_solutions
-    from .explore import starting_points
-
     _check_count(n)
     inversion = dict(inversion or {})
-    if inversion.get("method", "fast") == "fast":
-        _check_fast_options(inversion)
-        inversion = {**EGLASS_START, **inversion}
-    else:
-        inversion = {**EGLASS_INVERSION, **inversion}
+    defaults = EGLASS_START if inversion.get("method", "fast") == "fast" else EGLASS_INVERSION
+    inversion = {**defaults, **inversion}
     state = {}
 
     def setup():
@@ -243,23 +227,22 @@ def run_eglass(
         point = state["point"]
         bare = point.problem.with_distance(None)  # no perceptual scores inside the timing
         for i in range(0, len(Ks), ks_per_round):
-            part = explore_solutions(bare, point.z0, point.H_Y, point.H_X, method="eglass",
-                                     Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
-                                     **(explore or {}))
+            part = explore_from(bare, point.z0, point.H_Y, point.H_X, method="eglass",
+                                Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
+                                **(explore or {}))
             if spread:  # stable sort: by decreasing |eta|, K order within each step size
                 part = part.select(torch.argsort(-part.eta.abs(), stable=True))
             yield part
 
     params = dict(inversion=inversion, Ks=[Ks[0], Ks[-1]], etas=list(etas))
-    run = collect("e-GLASS", rounds(), n, tau, params, setup)
+    run = collect("eglass", rounds(), n, tau, params, setup)
     point = state["point"]
     run.params["inversion_error"] = point.problem.error(point.x0).item()
-    ran = [part["seconds"] for part in run.round_params]
+    ran = [part["seconds"] for part in run.params["rounds"]]
     run.params["seconds"] = {**point.seconds,
                              **{key: sum(r[key] for r in ran) for key in ("directions",
                                                                           "solutions")}}
-    run.context = dict(point=point)
-    return run
+    return replace(run, context=dict(point=point))
 
 
 @accepts_problem("A", "y", "distance")
@@ -273,12 +256,10 @@ def compare(
 ) -> dict[str, Solutions]:
     """e-GLASS, PULSE and Langevin on the same measurements, each until ``n`` feasible
     solutions (or ``max_candidates`` for the two baselines), in that order, same process."""
-    return {
-        "e-GLASS": run_eglass(problem, n=n, tau=tau, seed=seed),
-        "PULSE": run_pulse(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed),
-        "Langevin": run_langevin(problem, n=n, tau=tau, max_candidates=max_candidates,
-                                 seed=seed),
-    }
+    runs = (run_eglass(problem, n=n, tau=tau, seed=seed),
+            run_pulse(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed),
+            run_langevin(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed))
+    return {label(run.method): run for run in runs}
 
 
 def solutions_table(

@@ -10,8 +10,8 @@ This is the form the metric Hessians need: at :math:`z = z_0` the Hessian of
 
 - :class:`LPIPS` wraps the ``lpips`` package (real LPIPS; backbone weights from the torch hub
   cache).
-- :class:`FeatureDistance` is LPIPS-style on any network; :func:`default_distance` builds it on
-  the embedded digit classifier -- the default perceptual distance for the MNIST prior.
+- :class:`FeatureDistance` is LPIPS-style on any network; :func:`classifier_distance` builds it
+  on a classifier's conv blocks (the digit prior's default distance, see :mod:`eglass.priors`).
 - :class:`PixelDistance` is the mean squared pixel difference.
 """
 
@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .operators import _is_transformed
+from .priors import default_prior
 from .utils import check_images, format_shape
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "FeatureDistance",
     "PixelDistance",
     "default_distance",
+    "classifier_distance",
     "normalize_channels",
     "lpips_backbone_path",
 ]
@@ -231,15 +233,9 @@ def _input_channels(network: nn.Module) -> int | None:
 
 
 def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
-    """The default perceptual distance for digits: a :class:`FeatureDistance` on the embedded
-    classifier's convolutional blocks, uniform weights.
-
-    Args:
-        classifier: default ``eglass.models.load_classifier("mnist-cnn")``, whose three conv
-            blocks (``block1..3``, 3x3 conv + SiLU, 32x32 / 16x16 / 8x8) are the layers. For
-            another network: its ``layer_names`` if it has them, else for each ``nn.Conv2d``
-            the next activation module (ReLU, LeakyReLU, SiLU, GELU, ELU) in registration
-            order, or the convolution itself if none follows. The network is put in eval mode.
+    """The default perceptual distance: that of the default prior
+    (:func:`eglass.priors.default_prior`, the embedded digit prior) when ``classifier`` is
+    ``None``, else :func:`classifier_distance` on ``classifier``.
 
     >>> dist = default_distance()
     >>> dist.layers, dist.channels
@@ -249,9 +245,19 @@ def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
     tensor([0.])
     """
     if classifier is None:
-        from .models import load_classifier
+        return default_prior().distance()
+    return classifier_distance(classifier)
 
-        classifier = load_classifier("mnist-cnn")
+
+def classifier_distance(classifier: nn.Module) -> FeatureDistance:
+    """A :class:`FeatureDistance` on a classifier's convolutional blocks, uniform weights.
+
+    The layers: the network's ``layer_names`` if it has them (the digit classifier's three
+    conv blocks ``block1..3``, 3x3 conv + SiLU, 32x32 / 16x16 / 8x8), else for each
+    ``nn.Conv2d`` the next activation module (ReLU, LeakyReLU, SiLU, GELU, ELU) in
+    registration order, or the convolution itself if none follows. The network is put in
+    eval mode.
+    """
     classifier.eval()
     if hasattr(classifier, "layer_names") and callable(getattr(classifier, "features", None)):
         return FeatureDistance(classifier, list(classifier.layer_names))

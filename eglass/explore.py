@@ -13,10 +13,12 @@ DESIGN.md.
 >>> import torch
 >>> from eglass import models, operators
 >>> from eglass.distances import default_distance
+>>> from eglass.problem import InverseProblem
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
 >>> x = G(torch.randn(1, 64, generator=torch.Generator().manual_seed(1)))
->>> point = starting_points(G, A, A(x), default_distance(), method="latent", steps=100)[0]
+>>> problem = InverseProblem(G, A, A(x), default_distance())
+>>> point = starting_points(problem, method="latent", steps=100)[0]
 >>> solutions = point.explore(Ks=(4, 8), etas=(-2.0, 2.0))
 >>> len(solutions), solutions.K.tolist()
 (4, [4, 4, 8, 8])
@@ -24,18 +26,14 @@ DESIGN.md.
 
 from __future__ import annotations
 
-import math
-import time
+import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
 from .directions import (
-    DIRECTIONS,
     MAX_ITER,
-    REGULARIZATION,
-    THRESHOLD,
     Direction,
     _eglass,
     _Pair,
@@ -46,14 +44,18 @@ from .directions import (
     generalized_direction,
 )
 from .evaluate import TAU
-from .geometry import MetricSpectra
+from .geometry import MetricSpectra, metrics
+from .inversion import fast_start, invert
+from .methods import check_etas, get_method, method_names
+from .methods import run as run_method
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions, concat, summarize, summary_table
-from .utils import stopwatch
-from .walk import WalkPath, WalkSettings, null_space_walk, walk_versus_line
+from .utils import check_one_of, stopwatch
+from .walk import WalkSettings, null_space_walk, walk_versus_line
 
 __all__ = [
     "METHODS",
+    "INVERSIONS",
     "explore",
     "Sweep",
     "sweep",
@@ -75,44 +77,9 @@ __all__ = [
     "summary_table",
 ]
 
-METHODS = (*DIRECTIONS, "walk")
 
-
-def _check_etas(etas) -> list[float]:
-    if isinstance(etas, (int, float)):
-        raise TypeError(f"etas must be a sequence of steps, e.g. etas=({etas},), "
-                        f"got the number {etas!r}")
-    if isinstance(etas, torch.Tensor) and etas.ndim != 1:
-        raise ValueError(f"etas must be one-dimensional, got a tensor of shape "
-                         f"{tuple(etas.shape)}")
-    values = etas.tolist() if isinstance(etas, torch.Tensor) else list(etas)
-    if any(isinstance(e, (list, tuple)) for e in values):
-        raise ValueError(f"etas must be a flat sequence of numbers, got {values}")
-    values = [float(e) for e in values]
-    if not values or not all(math.isfinite(e) for e in values):
-        raise ValueError(f"etas must be a non-empty list of finite numbers, got {values}")
-    return values
-
-
-def _walk_latents(problem, z0, dirs, etas, settings, tau) -> tuple[torch.Tensor, list]:
-    """Latents of the walk's solutions: one walk per (K, sign of eta) to the largest |eta|,
-    read at the step nearest each |eta|."""
-    settings = replace(settings, hold=settings.holding(tau))
-    rows, paths = [], []
-    for dr in dirs:
-        row = z0.new_empty(len(etas), problem.latent_dim)
-        for sign in (1.0, -1.0):
-            picks = [i for i, e in enumerate(etas) if (e > 0 if sign > 0 else e <= 0)]
-            reach = max((abs(etas[i]) for i in picks), default=0.0)
-            if reach == 0:
-                row[picks] = z0[0]
-                continue
-            path = null_space_walk(problem, z0, dr, sign * reach, settings=settings)
-            paths.append(path)
-            for i in picks:
-                row[i] = path.z[round(abs(etas[i]) / reach * settings.steps)]
-        rows.append(row)
-    return torch.cat(rows), paths
+# The registered methods that explore from z0 (eglass.methods.method_names for the current list).
+METHODS = method_names(needs_metrics=True)
 
 
 @accepts_problem("A", "y")
@@ -123,16 +90,7 @@ def explore(
     H_X: torch.Tensor | None = None,
     *,
     method: str = "eglass",
-    Ks: Sequence[int] = (8,),
-    etas: Sequence[float] | torch.Tensor = (-3.0, -1.5, 1.5, 3.0),
-    threshold: float = THRESHOLD,
-    top: int | None = None,
-    regularization: float = REGULARIZATION,
-    max_iter: int = MAX_ITER,
-    tau: float = TAU,
-    back_project: bool = False,
-    walk: WalkSettings | None = None,
-    batch_size: int = 256,
+    **settings,
 ) -> Solutions:
     r"""Many solutions from one :math:`z_0`: :math:`G(z_0 + \eta\, d_K)` for every K in ``Ks``
     and every :math:`\eta` in ``etas`` (``N = len(Ks) * len(etas)``, K-major order).
@@ -152,16 +110,17 @@ def explore(
             (:func:`eglass.geometry.metrics`), or in place of both a
             :class:`eglass.geometry.MetricSpectra` (:func:`eglass.geometry.metric_spectra`;
             on its top-k path ``Ks`` and ``top`` must not exceed its ``k``).
-        method: one of :data:`METHODS`.
-        Ks: 1-based direction indices (the paper: K, K-1, K-2, ...).
-        etas: steps along each direction, in latent units (:math:`\|z_0\| \approx \sqrt d`).
-        threshold, top, max_iter: Algorithm 1 (:func:`eglass.directions.eglass_direction`);
-            ``top`` is also the walk's measurement-sensitive subspace unless ``walk`` sets it.
-        regularization: ``"generalized"`` (:func:`eglass.directions.generalized_direction`).
-        tau: feasibility level. back_project: also return :math:`x + A^\dagger(y - Ax)`.
-        walk: :class:`eglass.walk.WalkSettings` of each walk (default ``WalkSettings()``,
-            holding ``0.9 * tau``).
-        batch_size: latents per generator pass.
+        method: a method of :mod:`eglass.methods` that explores from :math:`z_0` (one of
+            :data:`METHODS`: ``"eigenvector"``, ``"eglass"``, ``"generalized"``, ``"walk"``).
+        settings: its :class:`eglass.methods.LineSettings`: ``Ks`` (1-based direction
+            indices, default ``(8,)``), ``etas`` (steps in latent units, default
+            ``(-3, -1.5, 1.5, 3)``; :math:`\|z_0\| \approx \sqrt d`), ``threshold``,
+            ``top``, ``max_iter`` (Algorithm 1, :func:`eglass.directions.eglass_direction`;
+            ``top`` is also the walk's measurement-sensitive subspace unless ``walk`` sets
+            it), ``regularization`` (``"generalized"``), ``tau`` (feasibility level),
+            ``back_project`` (also return :math:`x + A^\dagger(y - Ax)`), ``walk``
+            (:class:`eglass.walk.WalkSettings` of each walk, default holding ``0.9 * tau``),
+            ``batch_size`` (latents per generator pass).
 
     Returns:
         :class:`eglass.results.Solutions` with columns ``"eta"`` and ``"K"``;
@@ -169,56 +128,29 @@ def explore(
         other method's directions) and ``solutions`` (latents, generator passes, errors and
         the distance).
     """
+    chosen = get_method(method)
+    if not chosen.needs_metrics:
+        raise ValueError(f"method must be one of {method_names(needs_metrics=True)} (explore "
+                         f"starts from z0 and its metrics); {method!r} restarts from "
+                         f"scratch: call eglass.methods.run({method!r}, point) instead")
+    options = chosen.configure(**settings)
     z0 = problem.require_one("explore").latent(z0)
     dim = problem.latent_dim
     if isinstance(H_Y, MetricSpectra):
-        H_Y.check_indices(check_indices(Ks), top)
+        if H_X is not None:
+            raise TypeError("explore takes either H_Y and H_X, or a MetricSpectra in place of "
+                            "both; got a MetricSpectra and an H_X")
+        H_Y.check_indices(list(options.Ks), options.top)
         H_Y, H_X = H_Y.matrices()
     elif H_X is None:
         raise TypeError("explore needs H_X beside H_Y (or a MetricSpectra in place of both)")
-    if H_Y.shape != (dim, dim):
-        raise ValueError(f"H_Y must be ({dim},{dim}) for this generator's latent_dim={dim}, "
-                         f"got {tuple(H_Y.shape)}")
-    if not tau > 0:
-        raise ValueError(f"tau must be positive, got {tau}")
-    eta_list = _check_etas(etas)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    with stopwatch() as finding:
-        dirs = directions(H_Y, H_X, check_indices(Ks), method, threshold=threshold, top=top,
-                          regularization=regularization, max_iter=max_iter)
-    eta = torch.tensor(eta_list, dtype=z0.dtype, device=z0.device)
-    generating = time.perf_counter()
-    paths: list[WalkPath] = []
-    if method == "walk":
-        walk = WalkSettings() if walk is None else walk
-        walk = walk if walk.top is not None else replace(walk, top=top)
-        z, paths = _walk_latents(problem, z0, dirs, eta_list, walk, tau)
-    else:
-        D = torch.stack([dr.d.to(z0) for dr in dirs])  # (k, d)
-        z = (z0 + eta[None, :, None] * D[:, None, :]).reshape(-1, dim)
-    x = problem.generate(z, batch_size)
-    reference = problem.generate(z0)
-    with torch.no_grad():
-        errors = problem.error(x)
-        perceptual = None if problem.distance is None else problem.distance(x, reference)
-        x_bp = None
-        if back_project:
-            from .inversion import back_project as _back_project
-
-            x_bp = _back_project(problem.operator, x, problem.y)
-    K = torch.tensor([dr.K for dr in dirs], device=z0.device)
-    seconds = dict(directions=finding(), solutions=time.perf_counter() - generating)
-    return Solutions(
-        z=z, x=x, errors=errors, method=method, tau=float(tau),
-        params=dict(Ks=[dr.K for dr in dirs], etas=eta_list, threshold=threshold, top=top,
-                    regularization=regularization, walk=walk, seconds=seconds),
-        columns=dict(eta=eta.repeat(len(dirs)), K=K.repeat_interleave(len(eta_list))),
-        perceptual=None if perceptual is None else perceptual.detach(),
-        reference=reference, reference_error=problem.error(reference).item(),
-        x_bp=x_bp, errors_bp=None if x_bp is None else problem.error(x_bp),
-        directions=dirs, paths=paths,
-    )
+    for name, H in (("H_Y", H_Y), ("H_X", H_X)):
+        if not isinstance(H, torch.Tensor) or H.shape != (dim, dim):
+            got = tuple(H.shape) if isinstance(H, torch.Tensor) else type(H).__name__
+            raise ValueError(f"{name} must be ({dim},{dim}) for this generator's "
+                             f"latent_dim={dim}, got {got}")
+    point = StartingPoint(problem=problem, z0=z0, x0=None, H_Y=H_Y, H_X=H_X)
+    return chosen.solve(point, options)
 
 
 @dataclass
@@ -270,7 +202,7 @@ def sweep(
     if problem.distance is None:
         raise TypeError("sweep measures perceptual change: give the problem a distance")
     pair = _Pair(H_Y, H_X)
-    eta = torch.tensor(_check_etas(etas), dtype=z0.dtype, device=z0.device)
+    eta = torch.tensor(check_etas(etas), dtype=z0.dtype, device=z0.device)
     Ks = check_indices(Ks)
     D = torch.stack([_eglass(pair, K, threshold, top, MAX_ITER).d.to(z0)
                      for threshold in thresholds for top in tops for K in Ks])
@@ -368,22 +300,30 @@ class StartingPoint:
         H_Y, H_X: metrics ``(d, d)`` at ``z0`` (:mod:`eglass.geometry`).
         seconds: wall time of its parts, ``{"first_solution": ..., "metrics": ...}`` (empty
             when built by hand).
+        original: the problem on the generator before any fine-tuning (what the baselines,
+            which restart from scratch, run on); ``None``: ``problem`` itself.
     """
 
     problem: InverseProblem
     z0: torch.Tensor
-    x0: torch.Tensor
+    x0: torch.Tensor | None
     H_Y: torch.Tensor
     H_X: torch.Tensor
     seconds: dict = field(default_factory=dict)
+    original: InverseProblem | None = None
 
     def explore(self, **kwargs) -> Solutions:
         """:func:`explore` from this point."""
         return explore(self.problem, self.z0, self.H_Y, self.H_X, **kwargs)
 
+    def run(self, method: str, **settings) -> Solutions:
+        """Any registered method from this point (:func:`eglass.methods.run`)."""
+        return run_method(method, self, **settings)
+
     def direction(self, K: int, method: str = "eglass", **kwargs) -> Direction:
         """:func:`eglass.directions.directions` for one K at this point."""
-        return directions(self.H_Y, self.H_X, [K], method, **kwargs)[0]
+        chosen = get_method(method)
+        return chosen.directions(self.H_Y, self.H_X, [K], chosen.configure(**kwargs))[0]
 
     def sweep(self, **kwargs) -> Sweep:
         """:func:`sweep` at this point."""
@@ -394,27 +334,42 @@ class StartingPoint:
         return faithfulness(self.problem, self.z0, self.H_Y, self.H_X, **kwargs)
 
 
+# The first solution: each inversion by name (the fast start finds the prior's encoder).
+INVERSIONS = {"iagan": invert, "latent": invert, "fast": fast_start}
+
+
 @accepts_problem("A", "y", "distance")
 def starting_points(
     problem: InverseProblem,
     *,
     method: str = "iagan",
     seed: int | torch.Generator = 0,
+    max_memory: int | None = None,
     **invert_options,
 ) -> list[StartingPoint]:
     """Invert the generator on the problem's ``N`` measurements and compute :math:`H_Y, H_X`
-    at each solution (:func:`eglass.geometry.metrics`): ``N`` starting points.
+    at each solution (:func:`eglass.geometry.metrics`): ``N`` starting points. The one
+    place that wires first solution -> metrics: the batch item, the comparison and the
+    book call it.
 
     ``method``: ``"iagan"`` or ``"latent"`` (:func:`eglass.inversion.invert`, one batch), or
-    ``"fast"`` (:func:`eglass.inversion.fast_start`: the encoder's guess refined only until
-    the error is below ``tol``); ``invert_options`` go to that function. Each point's
-    ``seconds`` records where its time went (``first_solution``: the inversion, shared by
-    the ``N`` points; ``metrics``: its own).
+    ``"fast"`` (:func:`eglass.inversion.fast_start`: the prior's encoder's guess -- a
+    Gaussian draw for a prior without one -- refined only until the error is below
+    ``tol``); ``invert_options`` go to that function. ``max_memory`` (bytes) bounds the
+    metrics (:func:`eglass.geometry.plan_metrics`). Each point's ``seconds`` records where
+    its time went (``first_solution``: the inversion, shared by the ``N`` points;
+    ``metrics``: its own).
 
     Older form: ``starting_points(G, A, y, distance, ...)``."""
-    from .geometry import metrics
-    from .inversion import fast_start, invert
-
+    inverting_with = INVERSIONS[check_one_of("method", method, tuple(INVERSIONS))]
+    allowed = sorted(set(inspect.signature(inverting_with).parameters) - {"problem", "seed",
+                                                                          "method"})
+    unknown = sorted(set(invert_options) - set(allowed))
+    if unknown:
+        what = "the fast start" if method == "fast" else f"the {method!r} inversion"
+        raise ValueError(f"{what} takes {allowed}, got {unknown[0]!r}"
+                         + ("; for the full inversion pass method='iagan'"
+                            if method == "fast" else ""))
     invert_options.setdefault("progress", False)
     with stopwatch() as inverting:
         if method == "fast":
@@ -426,9 +381,10 @@ def starting_points(
         point = result.problem(i)
         z0 = result.z[i : i + 1]
         with stopwatch() as measuring:
-            H_Y, H_X = metrics(point, z0)
+            H_Y, H_X = metrics(point, z0, max_memory=max_memory)
         points.append(StartingPoint(problem=point, z0=z0, x0=result.x[i : i + 1],
                                     H_Y=H_Y, H_X=H_X,
                                     seconds=dict(first_solution=inverting(),
-                                                 metrics=measuring())))
+                                                 metrics=measuring()),
+                                    original=problem.measurement(i)))
     return points

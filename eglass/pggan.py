@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import check_sha256, state_mismatch
+
 __all__ = ["BaseConfig", "PGGANGenerator", "pggan_config", "random_pggan", "load_pggan"]
 
 _UPSTREAM_CONFIG = "models.utils.config.BaseConfig"
@@ -205,8 +207,6 @@ def load_pggan(
     Read with ``torch.load(weights_only=True)``; only upstream's ``BaseConfig`` is allow-listed.
     The state dict loads with ``strict=True``; a mismatch names the offending keys.
     """
-    from .models import _check_sha256, _state_mismatch
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
@@ -215,7 +215,7 @@ def load_pggan(
         )
     if which not in ("avgG", "netG"):
         raise ValueError(f"which must be 'avgG' or 'netG', got {which!r}")
-    _check_sha256(path, sha256)
+    check_sha256(path, sha256)
     try:
         with torch.serialization.safe_globals([(BaseConfig, _UPSTREAM_CONFIG)]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -233,7 +233,7 @@ def load_pggan(
         )
     config = ckpt["config"]
     G = PGGANGenerator.from_config(vars(config) if isinstance(config, BaseConfig) else config)
-    problems = _state_mismatch(G.state_dict(), ckpt[which])
+    problems = state_mismatch(G.state_dict(), ckpt[which])
     if problems:
         raise ValueError(f"{path}: {which} does not fit its config: " + "; ".join(problems))
     G.load_state_dict(ckpt[which], strict=True)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .evaluate import psnr
-from .models import DigitClassifier, Discriminator, Generator, LatentEncoder
+from .networks import DigitClassifier, Discriminator, Generator, LatentEncoder
 from .utils import check_generator, check_images, check_positive_int, make_generator
 
 __all__ = [

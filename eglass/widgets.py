@@ -27,10 +27,11 @@ from collections.abc import Sequence
 
 import torch
 
-from .directions import REGULARIZATION, THRESHOLD, Direction, check_indices, directions
+from .directions import REGULARIZATION, THRESHOLD, Direction, check_indices
 from .evaluate import TAU
 from .explore import METHODS
 from .figures import explorer_figure
+from .methods import LineSettings, get_method, walk_index, walk_settings
 from .problem import InverseProblem, accepts_problem
 from .walk import WalkSettings, null_space_walk
 
@@ -74,7 +75,8 @@ class Explorer:
         self.tau = float(tau)
         self.settings = dict(threshold=threshold, top=top, regularization=regularization)
         self.eta_max = float(eta_max)
-        self.walk = WalkSettings(steps=walk_steps, top=top, hold=0.9 * self.tau)
+        self.walk = walk_settings(LineSettings(top=top, tau=self.tau,
+                                               walk=WalkSettings(steps=walk_steps)))
         self.dim = problem.latent_dim
         self.x0 = problem.generate(self.z0)
         self._directions: dict[tuple[str, int], Direction] = {}
@@ -84,19 +86,21 @@ class Explorer:
         """The (cached) direction of ``method`` and 1-based ``K``."""
         key = (method, K)
         if key not in self._directions:
-            self._directions[key] = directions(self.H_Y, self.H_X, [K], method,
-                                               **self.settings)[0]
+            chosen = get_method(method)
+            settings = chosen.configure(Ks=(K,), tau=self.tau, **self.settings)
+            self._directions[key] = chosen.directions(self.H_Y, self.H_X, [K], settings)[0]
         return self._directions[key]
 
     def latent(self, method: str, K: int, eta: float) -> torch.Tensor:
         r"""The latent ``(1, d)`` of the solution: :math:`z_0 + \eta d`, or the walk's point
         nearest :math:`|\eta|` for ``"walk"``."""
-        if method not in METHODS:
+        chosen = get_method(method)
+        if not chosen.needs_metrics:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if abs(eta) > self.eta_max + 1e-12:
             raise ValueError(f"|eta| must be <= eta_max={self.eta_max}, got eta={eta}")
         dr = self.direction(method, K)
-        if method != "walk":
+        if not chosen.walks:
             return self.z0 + eta * dr.d.to(self.z0)
         if eta == 0:
             return self.z0
@@ -105,7 +109,7 @@ class Explorer:
             path = null_space_walk(self.problem, self.z0, dr, sign * self.eta_max,
                                    settings=self.walk)
             self._walks[(K, sign)] = path.z
-        step = round(abs(eta) / self.eta_max * self.walk.steps)
+        step = walk_index(eta, self.eta_max, self.walk.steps)
         return self._walks[(K, sign)][step : step + 1]
 
     def solution(self, method: str, K: int, eta: float) -> dict:
