@@ -161,7 +161,8 @@ class InverseProblem:
     def measurements(self, rows) -> InverseProblem:
         """The problem of the measurements ``rows`` alone (indices or a boolean mask over
         ``y``'s batch; no generator pass)."""
-        y = self._y[torch.as_tensor(rows, device=self._y.device)]
+        index = torch.as_tensor(rows, device=self._y.device)
+        y = self._y[index] if index.numel() else self._y[:0]
         if y.ndim != self._y.ndim or y.shape[0] == 0:
             raise IndexError(f"rows must select at least one of the {self.n} measurement(s) "
                              f"(indices or a boolean mask), got {rows!r}")
@@ -392,7 +393,7 @@ def accepts_problem(*parts: str, legacy: str = "warn"):
     30
     >>> print(str(caught[0].message).replace("; ", ";\n"))
     fit(G, A, y, ...) is the older call form;
-    write fit(InverseProblem(G, A, y), steps, lr=...) instead
+    write fit(InverseProblem(G, A, y), steps, ...) instead
     >>> try:
     ...     fit(G, A, 10)
     ... except TypeError as err:
@@ -491,7 +492,7 @@ class _CallForms:
         ctor = ["G"] + ["A"] * ("operator" in fields)
         ctor += ["y" if "operator" in fields else "y=y"] * ("y" in fields)
         ctor += ["distance=distance"] * ("distance" in fields)
-        rest = self.after[: len(args)] + [f"{key}=..." for key in kwargs]
+        rest = self.after[: len(args)] + ["..."] * bool(kwargs)
         call = ", ".join([f"InverseProblem({', '.join(ctor)})", *rest])
         return (f"{self.name}({', '.join(['G', *self.parts])}, ...) is the older call form; "
                 f"write {self.name}({call}) instead")

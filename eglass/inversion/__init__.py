@@ -26,8 +26,8 @@ Modules: :mod:`~eglass.inversion.result` (:class:`InversionResult`),
 :mod:`~eglass.inversion.backproject` (:func:`back_project`), :mod:`~eglass.inversion.fit`
 (the shared objective), :mod:`~eglass.inversion.adam` (the batched Adam driver),
 :mod:`~eglass.inversion.benchmark` (:func:`benchmark_problems`, the book's four problems).
-The tables of candidates (:func:`compare_solutions`, :func:`candidates_table`) live in
-:mod:`eglass.tables`; they are still found here.
+The tables of candidates (``compare_solutions``, ``candidates_table``) moved to
+:mod:`eglass.tables`.
 """
 
 from __future__ import annotations
@@ -46,20 +46,16 @@ __all__ = [
     "fast_start",
     "first_guess",
     "back_project",
-    "compare_solutions",
-    "candidates_table",
     "benchmark_problems",
     "INVERSION_METHODS",
 ]
 
-# The candidates' tables moved to eglass.tables (presentation, the application layer); they are
-# looked up there on first use, so that this package imports nothing from above it.
-_IN_TABLES = ("compare_solutions", "candidates_table")
+# Moved to eglass.tables (presentation sits in the application layer, above this package).
+_MOVED = {"compare_solutions": "eglass.tables", "candidates_table": "eglass.tables"}
 
 
 def __getattr__(name: str):
-    if name in _IN_TABLES:
-        from .. import tables
-
-        return getattr(tables, name)
+    if name in _MOVED:
+        raise AttributeError(f"eglass.inversion.{name} moved to {_MOVED[name]}: "
+                             f"from {_MOVED[name]} import {name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

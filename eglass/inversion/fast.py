@@ -34,11 +34,11 @@ def resolve_encoder(problem: InverseProblem, encoder=None) -> nn.Module | None:
     not loaded through a prior, or its prior has none); ``False``: none; a string: the
     encoder of that registry name (:func:`eglass.models.load_encoder`); an ``nn.Module``:
     itself (its batch-norm and dropout layers must be in eval mode; it is never switched).
-    Loaded encoders are kept, so a name is read from disk once per device.
+    Loaded encoders are kept (a prior keeps its own), so none is read from disk twice.
     """
     if encoder is None:
         prior = prior_of(problem.generator)
-        found = None if prior is None else prior.encoder()
+        found = None if prior is None else prior.fast_start_encoder()
         return None if found is None else _on_device(found, problem.device)
     if encoder is False:
         return None
