@@ -21,8 +21,8 @@ The timed comparisons with e-GLASS live in :mod:`eglass.comparison`.
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
 >>> x = G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0)))
->>> y = A(x)
->>> solutions = pulse(G, A, y, 4, seed=0, progress=False, warn=False)
+>>> problem = InverseProblem(G, A, A(x))
+>>> solutions = pulse(problem, 4, seed=0, progress=False, warn=False)
 >>> solutions.method, len(solutions), solutions.columns["steps_used"].shape
 ('PULSE', 4, torch.Size([4]))
 """

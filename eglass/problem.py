@@ -443,8 +443,8 @@ class _CallForms:
                          and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         self.takes_distance = "distance" in self.signature.parameters
         self.parts, self.legacy = parts, legacy
-        self.name = fn.__qualname__.rsplit(".", 1)[0] if fn.__name__ == "__init__" else \
-            fn.__qualname__
+        init = fn.__name__ == "__init__"  # a class: called by its name
+        self.name = fn.__qualname__.rsplit(".", 1)[0] if init else fn.__qualname__
 
     def split(self, args: tuple, kwargs: dict, seen) -> tuple[tuple, object, list]:
         """``(self,)`` or ``()``, the first argument (problem or generator), the rest."""
@@ -488,24 +488,26 @@ class _CallForms:
 
     def advice(self, given: dict, args: list, kwargs: dict, extra: dict) -> str:
         """The problem-first line to write instead of an older-form call."""
-        fields = [_LEGACY_NAMES[name] for name in given] + list(extra)
-        ctor = ["G"] + ["A"] * ("operator" in fields)
-        ctor += ["y" if "operator" in fields else "y=y"] * ("y" in fields)
-        ctor += ["distance=distance"] * ("distance" in fields)
-        rest = self.after[: len(args)] + ["..."] * bool(kwargs)
-        call = ", ".join([f"InverseProblem({', '.join(ctor)})", *rest])
+        problem = _constructor([_LEGACY_NAMES[name] for name in given] + list(extra))
+        call = ", ".join([problem, *self.after[: len(args)], *["..."] * bool(kwargs)])
         return (f"{self.name}({', '.join(['G', *self.parts])}, ...) is the older call form; "
                 f"write {self.name}({call}) instead")
 
     def neither(self, seen, reason: str) -> TypeError:
         """The error for a call that fits neither form."""
         args, kwargs = seen
-        ctor = ", ".join(["G", *("A" if p == "A" else p if p == "y" else "distance=distance"
-                                 for p in self.parts)])
         required = "".join(f"{name}, " for name in self.required)
         got = [_describe(a) for a in args[self.skip:]] + [f"{k}=..." for k in kwargs]
+        problem = _constructor([_LEGACY_NAMES[name] for name in self.parts])
         return TypeError(
             f"{self.name}() is called as {self.name}(problem, {required}...) with problem = "
-            f"InverseProblem({ctor}), or the older way "
-            f"{self.name}({', '.join(['G', *self.parts])}, {required}...); got "
-            f"{self.name}({', '.join(got)}): {reason}")
+            f"{problem}, or the older way {self.name}({', '.join(['G', *self.parts])}, "
+            f"{required}...); got {self.name}({', '.join(got)}): {reason}")
+
+
+def _constructor(fields: list[str]) -> str:
+    """``InverseProblem(G, A, y, distance=distance)`` with the ``fields`` given."""
+    args = ["G"] + ["A"] * ("operator" in fields)
+    args += ["y" if "operator" in fields else "y=y"] * ("y" in fields)
+    args += ["distance=distance"] * ("distance" in fields)
+    return f"InverseProblem({', '.join(args)})"

@@ -148,11 +148,12 @@ def fast_start(
     ``benchmarks/solutions.py`` measured 0.065 s (SR x8) and 0.53 s (inpainting) against
     0.30 s and 1.27 s for the full inversion (medians over ten digits, one thread).
 
-    >>> import torch
-    >>> from eglass import data, models, operators
-    >>> digits, _ = data.mnist("test")
+    >>> from eglass import operators
+    >>> from eglass.priors import get_prior
+    >>> prior = get_prior("mnist-dcgan")  # its generator carries its encoder
+    >>> images, _ = prior.data("test")
     >>> A = operators.SuperResolution(8)
-    >>> problem = InverseProblem(models.load_generator(), A, A(digits[:1]))
+    >>> problem = InverseProblem(prior.generator(), A, A(images[:1]))
     >>> bool(fast_start(problem).errors.item() <= 3e-4)
     True
     """

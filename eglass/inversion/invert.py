@@ -89,8 +89,8 @@ def invert(
     >>> G = models.load_generator("mnist-dcgan")
     >>> A = operators.SuperResolution(8)
     >>> x = G(torch.randn(2, 64, generator=torch.Generator().manual_seed(0)))
-    >>> y = A(x)
-    >>> result = invert(G, A, y, "latent", steps=100, progress=False)
+    >>> problem = InverseProblem(G, A, A(x))
+    >>> result = invert(problem, "latent", steps=100, progress=False)
     >>> result.z.shape, bool(result.errors.max() < 1e-2)
     (torch.Size([2, 64]), True)
     """
