@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .deepinv_ops import as_operator
 from .evaluate import TAU, measurement_error, residual_error
+from .operators import as_operator
 from .utils import (
     check_eval_mode,
     check_finite,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from .deepinv_ops import as_operator
 from .evaluate import TAU_STRICT, measurement_error, psnr
 from .inversion import InversionResult, back_project
+from .operators import as_operator
 
 __all__ = ["compare_solutions", "candidates_table"]
 

@@ -25,15 +25,16 @@ Modules: :mod:`~eglass.inversion.result` (:class:`InversionResult`),
 (:func:`finetune`), :mod:`~eglass.inversion.fast` (:func:`first_guess`, :func:`fast_start`),
 :mod:`~eglass.inversion.backproject` (:func:`back_project`), :mod:`~eglass.inversion.fit`
 (the shared objective), :mod:`~eglass.inversion.adam` (the batched Adam driver),
-:mod:`~eglass.inversion.benchmark` (:func:`benchmark_problems`, the book's four problems).
+and, found here too, the book's four problems (:func:`benchmark_problems`, built by the
+operators' registry, :func:`eglass.operators.registry.benchmark_problems`).
 The tables of candidates (``compare_solutions``, ``candidates_table``) moved to
 :mod:`eglass.tables`.
 """
 
 from __future__ import annotations
 
+from ..operators.registry import benchmark_problems
 from .backproject import back_project
-from .benchmark import benchmark_problems
 from .fast import fast_start, first_guess
 from .finetune import finetune
 from .invert import INVERSION_METHODS, invert

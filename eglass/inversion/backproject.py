@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..deepinv_ops import as_operator
+from ..operators import as_operator
 from ..problem import check_measurements
 from ..utils import check_images
 
