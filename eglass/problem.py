@@ -269,8 +269,6 @@ class InverseProblem:
             raise TypeError("this InverseProblem has no operator; pass operator=")
         return self.operator
 
-    _operator = A  # the older private name, until every caller reads ``A``
-
     @property
     def _y(self) -> torch.Tensor:
         if self.y is None:
