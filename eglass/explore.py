@@ -35,8 +35,7 @@ import torch
 from .directions import (
     MAX_ITER,
     Direction,
-    _eglass,
-    _Pair,
+    MetricPair,
     check_indices,
     directions,
     eglass_direction,
@@ -49,7 +48,7 @@ from .inversion import fast_start, invert
 from .methods import check_etas, get_method, method_names
 from .methods import run as run_method
 from .problem import InverseProblem, accepts_problem
-from .results import Solutions, concat, summarize, summary_table
+from .results import Solutions, concat, summarize
 from .utils import check_one_of, stopwatch
 from .walk import WalkSettings, null_space_walk, walk_versus_line
 
@@ -74,7 +73,6 @@ __all__ = [
     "WalkSettings",
     "concat",
     "summarize",
-    "summary_table",
 ]
 
 
@@ -201,10 +199,10 @@ def sweep(
     z0 = problem.require_one("sweep").latent(z0)
     if problem.distance is None:
         raise TypeError("sweep measures perceptual change: give the problem a distance")
-    pair = _Pair(H_Y, H_X)
+    pair = MetricPair(H_Y, H_X)
     eta = torch.tensor(check_etas(etas), dtype=z0.dtype, device=z0.device)
     Ks = check_indices(Ks)
-    D = torch.stack([_eglass(pair, K, threshold, top, MAX_ITER).d.to(z0)
+    D = torch.stack([pair.eglass(K, threshold, top, MAX_ITER).d.to(z0)
                      for threshold in thresholds for top in tops for K in Ks])
     z = (z0 + eta[None, :, None] * D[:, None, :]).reshape(-1, problem.latent_dim)
     x = problem.generate(z, batch_size)

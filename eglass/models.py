@@ -37,6 +37,7 @@ from .dcgan import DCGANGenerator, load_dcgan
 from .networks import DigitClassifier, Discriminator, Generator, LatentEncoder
 from .pggan import PGGANGenerator, load_pggan, pggan_config, random_pggan
 from .priors import default_prior, get_prior
+from .stylegan import load_stylegan
 
 __all__ = [
     "Generator",
@@ -62,6 +63,7 @@ __all__ = [
     "load_pggan",
     "pggan_config",
     "random_pggan",
+    "load_stylegan",
     "DCGANGenerator", "load_dcgan",
 ]
 
