@@ -46,9 +46,6 @@ def _words(text: str) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``eglass`` (every option has a help text)."""
-    from .batch import BATCH_METHODS, DATA_KINDS, INVERSIONS, OPERATORS, PRIOR_DATA, SAMPLES
-    from .priors import default_prior
-
     top = argparse.ArgumentParser(
         prog="eglass", description="Explore the solutions of linear inverse problems under a "
         "GAN prior (e-GLASS), for a whole test set.")
@@ -63,6 +60,24 @@ def parser() -> argparse.ArgumentParser:
     a("--quick", action="store_true", help="a small run: 4 items of the prior's data set (its "
       "samples for a prior without one), small budgets, every method (under a minute for a "
       "small prior), into eglass-quick.zarr unless --store is given")
+    for options in (_problem_options, _data_options, _prior_options, _execution_options):
+        options(run)
+    rep = sub.add_parser("report", help="summarize a store: JSON, Markdown and a PNG sheet of "
+                         "uncertainty maps", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    rep.add_argument("store", type=Path, help="the Zarr store of an `eglass run`")
+    rep.add_argument("--out", type=Path, help="folder of the report files (default: the "
+                     "store's folder)")
+    rep.add_argument("--sample", type=int, default=8, help="items on the figure sheet")
+    rep.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    sub.add_parser("priors", help="list the registered priors and the reference forms "
+                   "--prior takes, with their options",
+                   description="The priors `eglass run --prior` takes.")
+    return top
+
+
+def _problem_options(run: argparse.ArgumentParser) -> None:
+    from .batch import OPERATORS
+
     g = run.add_argument_group("problem")
     g.add_argument("--operator", choices=OPERATORS, help="forward model: super-resolution, "
                    "inpainting, Gaussian blur, compressed sensing or denoising (default sr)")
@@ -76,6 +91,11 @@ def parser() -> argparse.ArgumentParser:
                    "(default 0)")
     g.add_argument("--noise", type=float, help="std of Gaussian measurement noise on the "
                    "[-1, 1] scale, drawn per item (default 0)")
+
+
+def _data_options(run: argparse.ArgumentParser) -> None:
+    from .batch import DATA_KINDS, PRIOR_DATA, SAMPLES
+
     g = run.add_argument_group("data")
     g.add_argument("--data", help=f"'{PRIOR_DATA}' (the prior's own held-out data set, "
                    f"interleaved by class, default; its samples for a prior without one), "
@@ -85,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
                    "with --operator) or measurements made by --operator (default images)")
     g.add_argument("--count", type=int, help="number of items (default 20; 0: all of the data)")
     g.add_argument("--start", type=int, help="first item (default 0)")
+
+
+def _prior_options(run: argparse.ArgumentParser) -> None:
+    from .batch import BATCH_METHODS, INVERSIONS
+    from .priors import default_prior
+
     g = run.add_argument_group("prior and methods")
     g.add_argument("--prior", help=f"a registered prior (default {default_prior().name!r}) or "
                    "a reference to weights on disk: pggan:PATH, "
@@ -110,6 +136,9 @@ def parser() -> argparse.ArgumentParser:
                    "(default 0.01)")
     g.add_argument("--seed", type=int, help="run seed; item i uses SeedSequence([seed, i]) "
                    "(default 0)")
+
+
+def _execution_options(run: argparse.ArgumentParser) -> None:
     g = run.add_argument_group("output and execution")
     g.add_argument("--store", help="Zarr store to write or resume (default eglass-run.zarr)")
     g.add_argument("--workers", type=int, help="LocalCluster worker processes, one thread "
@@ -118,17 +147,6 @@ def parser() -> argparse.ArgumentParser:
                    "tcp://HOST:PORT, instead of a LocalCluster")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar")
-    rep = sub.add_parser("report", help="summarize a store: JSON, Markdown and a PNG sheet of "
-                         "uncertainty maps", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    rep.add_argument("store", type=Path, help="the Zarr store of an `eglass run`")
-    rep.add_argument("--out", type=Path, help="folder of the report files (default: the "
-                     "store's folder)")
-    rep.add_argument("--sample", type=int, default=8, help="items on the figure sheet")
-    rep.add_argument("--seed", type=int, default=0, help="seed of the sample")
-    sub.add_parser("priors", help="list the registered priors and the reference forms "
-                   "--prior takes, with their options",
-                   description="The priors `eglass run --prior` takes.")
-    return top
 
 
 def _read_toml(path: Path) -> dict:
