@@ -26,14 +26,14 @@ chapter 5 (:func:`eglass.explore.sweep`). Eigen-indices are 1-based as in the pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import torch
 
-from .utils import check_finite
+from .geometry import eigh_desc, fix_signs
+from .utils import check_finite, check_positive_int
 
 __all__ = [
     "DIRECTIONS",
@@ -41,12 +41,14 @@ __all__ = [
     "TOP",
     "REGULARIZATION",
     "Direction",
+    "MetricPair",
     "eglass_direction",
     "eigenvector_direction",
     "generalized_direction",
     "directions",
     "orthogonalize",
     "check_indices",
+    "check_index",
 ]
 
 DIRECTIONS = ("eigenvector", "eglass", "generalized")
@@ -92,7 +94,13 @@ def _check_pair(H_Y: torch.Tensor, H_X: torch.Tensor) -> int:
     return H_Y.shape[0]
 
 
-def _check_index(name: str, value: int, dim: int) -> int:
+def check_index(name: str, value: int, dim: int) -> int:
+    """``value`` as an ``int`` if it is a 1-based eigen-index in ``[1, dim]`` (``TypeError``
+    for a non-integer, ``ValueError`` out of range).
+
+    >>> check_index("K", 3, 8)
+    3
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer in [1, {dim}], got {value!r}")
     if not 1 <= value <= dim:
@@ -115,27 +123,6 @@ def check_indices(Ks) -> list[int]:
     if not Ks:
         raise ValueError("Ks must hold at least one index K, got an empty sequence")
     return Ks
-
-
-@contextmanager
-def _one_thread():
-    """Run small dense linear algebra (``d x d`` eigh, pinv, QR) on one thread, restoring the
-    setting after: on a busy 2-core machine a multithreaded LAPACK call on a 64 x 64 matrix
-    was measured ~600x slower (0.12 s against 0.2 ms) than the single-threaded one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _eigh_desc(H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`eglass.geometry.eigh_desc` in float64 (descending, deterministic signs)."""
-    from .geometry import eigh_desc
-
-    with _one_thread():
-        return eigh_desc(H.detach().to(torch.float64))
 
 
 # --------------------------------------------------------------------------- directions
@@ -190,52 +177,6 @@ class Direction:
         return self.corr_Y[: self.top].abs().max().item()
 
 
-class _Pair:
-    """Checked metrics ``H_Y, H_X`` in float64 with their eigen-decompositions, computed once
-    and shared by every direction taken from them."""
-
-    def __init__(self, H_Y: torch.Tensor, H_X: torch.Tensor):
-        self.dim = _check_pair(H_Y, H_X)
-        self.like = H_Y
-        self.HY = H_Y.detach().to(torch.float64)
-        self.HX = H_X.detach().to(torch.float64)
-        self.HY = (self.HY + self.HY.T) / 2
-        self.HX = (self.HX + self.HX.T) / 2
-        self.lam_Y, self.U = _eigh_desc(self.HY)
-        self.V = _eigh_desc(self.HX)[1]
-        self._generalized: dict[float, torch.Tensor] = {}
-
-    def generalized(self, regularization: float) -> torch.Tensor:
-        """Generalized eigenvectors of ``(H_X, H_Y + regularization * lam_max I)`` as columns,
-        descending, unit norm, signed like :func:`eglass.geometry.eigh_desc`."""
-        if regularization not in self._generalized:
-            lam_max = max(self.lam_Y[0].item(), 0.0)
-            reg = regularization * lam_max if lam_max > 0 else regularization
-            B = self.HY.cpu().numpy() + reg * np.eye(self.dim)
-            with _one_thread():
-                _, W = scipy.linalg.eigh(self.HX.cpu().numpy(), B)
-            W = torch.from_numpy(W[:, ::-1].copy()).to(self.HY.device)
-            W = W / W.norm(dim=0)
-            idx = W.abs().argmax(dim=0)
-            signs = torch.sign(W[idx, torch.arange(self.dim)])
-            signs[signs == 0] = 1
-            self._generalized[regularization] = W * signs
-        return self._generalized[regularization]
-
-    def diagnostics(self, start: torch.Tensor, d: torch.Tensor) -> dict:
-        HY, HX, U, V = self.HY, self.HX, self.U, self.V
-        return dict(
-            corr_Y_start=U.T @ start,
-            corr_Y=U.T @ d,
-            corr_X_start=V.T @ start,
-            corr_X=V.T @ d,
-            quad_Y_start=(start @ HY @ start).item(),
-            quad_Y=(d @ HY @ d).item(),
-            quad_X_start=(start @ HX @ start).item(),
-            quad_X=(d @ HX @ d).item(),
-        )
-
-
 def _finish(direction: Direction, like: torch.Tensor) -> Direction:
     """Cast tensors of a float64 ``Direction`` to the dtype/device of ``like``."""
     for name in ("d", "start", "corr_Y_start", "corr_Y", "corr_X_start", "corr_X"):
@@ -271,6 +212,97 @@ def orthogonalize(
         f"Algorithm 1 did not converge in max_iter={max_iter} passes (top={top}); "
         f"raise max_iter (it needs at most top + 1 = {top + 1})"
     )
+
+
+
+
+class MetricPair:
+    """Checked metrics ``H_Y, H_X`` ``(d, d)`` in float64 with their eigen-decompositions,
+    computed once and shared by every direction taken from them (many ``K``, or a sweep over
+    Algorithm 1's settings). Its methods make the directions of :func:`eglass_direction`,
+    :func:`eigenvector_direction` and :func:`generalized_direction`.
+
+    >>> pair = MetricPair(torch.diag(torch.tensor([4.0, 1.0, 0.0])),
+    ...                   torch.diag(torch.tensor([1.0, 3.0, 2.0])))
+    >>> [pair.eglass(K, top=1).d.tolist() for K in (1, 2)]
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, H_Y: torch.Tensor, H_X: torch.Tensor):
+        self.dim = _check_pair(H_Y, H_X)
+        self.like = H_Y
+        self.HY = H_Y.detach().to(torch.float64)
+        self.HX = H_X.detach().to(torch.float64)
+        self.HY = (self.HY + self.HY.T) / 2
+        self.HX = (self.HX + self.HX.T) / 2
+        self.lam_Y, self.U = eigh_desc(self.HY)
+        self.V = eigh_desc(self.HX)[1]
+        self._generalized: dict[float, torch.Tensor] = {}
+
+    def generalized_basis(self, regularization: float) -> torch.Tensor:
+        """Generalized eigenvectors of ``(H_X, H_Y + regularization * lam_max I)`` as columns,
+        descending, unit norm, signed like :func:`eglass.geometry.eigh_desc`."""
+        if regularization not in self._generalized:
+            lam_max = max(self.lam_Y[0].item(), 0.0)
+            reg = regularization * lam_max if lam_max > 0 else regularization
+            B = self.HY.cpu().numpy() + reg * np.eye(self.dim)
+            _, W = scipy.linalg.eigh(self.HX.cpu().numpy(), B)
+            W = torch.from_numpy(W[:, ::-1].copy()).to(self.HY.device)
+            self._generalized[regularization] = fix_signs(W / W.norm(dim=0))
+        return self._generalized[regularization]
+
+    def diagnostics(self, start: torch.Tensor, d: torch.Tensor) -> dict:
+        """The correlations and quadratic forms of :class:`Direction` for a start and a
+        final direction ``(d,)`` (float64)."""
+        HY, HX, U, V = self.HY, self.HX, self.U, self.V
+        return dict(
+            corr_Y_start=U.T @ start,
+            corr_Y=U.T @ d,
+            corr_X_start=V.T @ start,
+            corr_X=V.T @ d,
+            quad_Y_start=(start @ HY @ start).item(),
+            quad_Y=(d @ HY @ d).item(),
+            quad_X_start=(start @ HX @ start).item(),
+            quad_X=(d @ HX @ d).item(),
+        )
+
+    def eglass(self, K: int, threshold: float = THRESHOLD, top: int | None = None,
+               max_iter: int = MAX_ITER) -> Direction:
+        """Algorithm 1 from :math:`v^K` (:func:`eglass_direction`)."""
+        dim = self.dim
+        K = check_index("K", K, dim)
+        top = check_index("top", min(TOP, dim) if top is None else top, dim)
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        max_iter = check_positive_int("max_iter", max_iter)
+        start = self.V[:, K - 1].clone()
+        try:
+            d, removed, iterations = orthogonalize(start, self.U[:, :top], threshold, max_iter)
+        except ValueError as err:
+            raise ValueError(f"v^{K}: {err}. Use a larger K or a smaller top.") from None
+        out = Direction(
+            d=d, start=start, method="eglass", K=K,
+            **self.diagnostics(start, d),
+            removed=tuple(removed), iterations=iterations, threshold=float(threshold), top=top,
+        )
+        return _finish(out, self.like)
+
+    def eigenvector(self, K: int) -> Direction:
+        """:math:`v^K` as is (:func:`eigenvector_direction`)."""
+        K = check_index("K", K, self.dim)
+        v = self.V[:, K - 1].clone()
+        out = Direction(d=v, start=v, method="eigenvector", K=K, **self.diagnostics(v, v))
+        return _finish(out, self.like)
+
+    def generalized(self, K: int, regularization: float = REGULARIZATION) -> Direction:
+        """The K-th generalized eigenvector (:func:`generalized_direction`)."""
+        K = check_index("K", K, self.dim)
+        if not regularization > 0:
+            raise ValueError(f"regularization must be positive, got {regularization}")
+        w = self.generalized_basis(regularization)[:, K - 1].clone()
+        out = Direction(d=w, start=w, method="generalized", K=K, **self.diagnostics(w, w),
+                        regularization=float(regularization))
+        return _finish(out, self.like)
 
 
 def eglass_direction(
@@ -312,43 +344,13 @@ def eglass_direction(
             ``[1, d]``, threshold outside (0, 1), or when :math:`v^K` lies (numerically) in
             the span of the removed :math:`u^j` so that no direction is left.
     """
-    return _eglass(_Pair(H_Y, H_X), K, threshold, top, max_iter)
-
-
-def _eglass(pair: _Pair, K: int, threshold: float, top: int | None, max_iter: int) -> Direction:
-    dim = pair.dim
-    K = _check_index("K", K, dim)
-    top = _check_index("top", min(TOP, dim) if top is None else top, dim)
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-
-    U, V = pair.U, pair.V
-    start = V[:, K - 1].clone()
-    try:
-        d, removed, iterations = orthogonalize(start, U[:, :top], threshold, max_iter)
-    except ValueError as err:
-        raise ValueError(f"v^{K}: {err}. Use a larger K or a smaller top.") from None
-    out = Direction(
-        d=d, start=start, method="eglass", K=K,
-        **pair.diagnostics(start, d),
-        removed=tuple(removed), iterations=iterations, threshold=float(threshold), top=top,
-    )
-    return _finish(out, pair.like)
+    return MetricPair(H_Y, H_X).eglass(K, threshold, top, max_iter)
 
 
 def eigenvector_direction(H_Y: torch.Tensor, H_X: torch.Tensor, K: int) -> Direction:
     r""":math:`v^K`, the K-th top eigenvector of :math:`H_X`, used as is (the paper's baseline
     row). Same diagnostics as :func:`eglass_direction`."""
-    return _eigenvector(_Pair(H_Y, H_X), K)
-
-
-def _eigenvector(pair: _Pair, K: int) -> Direction:
-    K = _check_index("K", K, pair.dim)
-    v = pair.V[:, K - 1].clone()
-    out = Direction(d=v, start=v, method="eigenvector", K=K, **pair.diagnostics(v, v))
-    return _finish(out, pair.like)
+    return MetricPair(H_Y, H_X).eigenvector(K)
 
 
 def generalized_direction(
@@ -377,17 +379,7 @@ def generalized_direction(
     Returns:
         :class:`Direction` (``d`` normalized to unit Euclidean norm, deterministic sign).
     """
-    return _generalized(_Pair(H_Y, H_X), K, regularization)
-
-
-def _generalized(pair: _Pair, K: int, regularization: float) -> Direction:
-    K = _check_index("K", K, pair.dim)
-    if not regularization > 0:
-        raise ValueError(f"regularization must be positive, got {regularization}")
-    w = pair.generalized(regularization)[:, K - 1].clone()
-    out = Direction(d=w, start=w, method="generalized", K=K, **pair.diagnostics(w, w),
-                    regularization=float(regularization))
-    return _finish(out, pair.like)
+    return MetricPair(H_Y, H_X).generalized(K, regularization)
 
 
 def directions(
@@ -406,9 +398,10 @@ def directions(
     if method not in (*DIRECTIONS, "walk"):
         raise ValueError(f"method must be one of {(*DIRECTIONS, 'walk')}, got {method!r}")
     Ks = check_indices(Ks)
-    pair = _Pair(H_Y, H_X)  # one pair of eigen-decompositions for all Ks
+    pair = MetricPair(H_Y, H_X)  # one pair of eigen-decompositions for all Ks
     if method in ("eglass", "walk"):
-        return [_eglass(pair, K, threshold, top, max_iter) for K in Ks]
+        return [pair.eglass(K, threshold, top, max_iter) for K in Ks]
     if method == "generalized":
-        return [_generalized(pair, K, regularization) for K in Ks]
-    return [_eigenvector(pair, K) for K in Ks]
+        return [pair.generalized(K, regularization) for K in Ks]
+    return [pair.eigenvector(K) for K in Ks]
+

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from .operators import _is_transformed
+from .operators import is_transformed
 from .priors import default_prior
 from .utils import check_images, format_shape
 
@@ -46,7 +46,7 @@ EPS = 1e-10  # the lpips package's eps in normalize_tensor
 def _check_images(name: str, x: torch.Tensor) -> torch.Tensor:
     """``check_images`` outside ``torch.func`` transforms; inside them shape checks only (the
     finiteness check needs ``.item()``, which ``vmap`` refuses)."""
-    if not isinstance(x, torch.Tensor) or not _is_transformed(x):
+    if not isinstance(x, torch.Tensor) or not is_transformed(x):
         return check_images(name, x)
     if x.ndim != 4:
         raise ValueError(f"{name} must have shape (N,C,H,W), got {format_shape(x.shape)}")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .deepinv_ops import as_operator
-from .utils import check_images
+from .operators import as_operator
+from .utils import check_images, check_number
 
 __all__ = [
     "TAU",
@@ -67,8 +67,7 @@ def residual_error(residual: torch.Tensor) -> torch.Tensor:
 
 def feasible(A, x: torch.Tensor, y: torch.Tensor, tau: float = TAU) -> torch.Tensor:
     """Boolean ``(N,)``: which images satisfy ``measurement_error(A, x, y) <= tau``."""
-    if not tau > 0:
-        raise ValueError(f"tau must be positive, got {tau}")
+    tau = check_number("tau", tau, positive=True)
     return measurement_error(A, x, y) <= tau
 
 

@@ -35,8 +35,7 @@ import torch
 from .directions import (
     MAX_ITER,
     Direction,
-    _eglass,
-    _Pair,
+    MetricPair,
     check_indices,
     directions,
     eglass_direction,
@@ -201,10 +200,10 @@ def sweep(
     z0 = problem.require_one("sweep").latent(z0)
     if problem.distance is None:
         raise TypeError("sweep measures perceptual change: give the problem a distance")
-    pair = _Pair(H_Y, H_X)
+    pair = MetricPair(H_Y, H_X)
     eta = torch.tensor(check_etas(etas), dtype=z0.dtype, device=z0.device)
     Ks = check_indices(Ks)
-    D = torch.stack([_eglass(pair, K, threshold, top, MAX_ITER).d.to(z0)
+    D = torch.stack([pair.eglass(K, threshold, top, MAX_ITER).d.to(z0)
                      for threshold in thresholds for top in tops for K in Ks])
     z = (z0 + eta[None, :, None] * D[:, None, :]).reshape(-1, problem.latent_dim)
     x = problem.generate(z, batch_size)

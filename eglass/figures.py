@@ -24,6 +24,8 @@ import torch
 
 from .evaluate import TAU, TAU_STRICT
 from .geometry import trace_fraction
+from .methods import label as method_label
+from .methods import method_names
 from .results import Solutions
 
 __all__ = [
@@ -227,14 +229,14 @@ def tradeoff_figure(
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 * size, size))
     fig = ax.figure
-    markers = dict(eigenvector="x", eglass="o", generalized="s", walk="^")
+    markers = dict(zip(method_names(), "xos^DPv*", strict=False))  # registry order
     for ex in explorations:
         if ex.perceptual is None:
             raise ValueError(f"the {ex.method!r} exploration has no perceptual distances; "
                              "pass distance= to explore()")
         ax.scatter(ex.perceptual.cpu().numpy(), ex.errors.clamp_min(1e-12).cpu().numpy(), s=14,
                    alpha=0.7, marker=markers.get(ex.method, "o"),
-                   label=f"{ex.method} ({ex.feasible_fraction():.0%} feasible)")
+                   label=f"{method_label(ex.method)} ({ex.feasible_fraction():.0%} feasible)")
     tau = explorations[0].tau
     ax.axhline(tau, color="k", lw=0.8, ls="--", label=f"tau = {tau:g}")
     ax.set_yscale("log")

@@ -29,19 +29,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .directions import (
-    MAX_ITER,
-    TOP,
-    Direction,
-    _check_index,
-    _eigh_desc,
-    _one_thread,
-    orthogonalize,
-)
+from .directions import MAX_ITER, TOP, Direction, check_index, orthogonalize
 from .evaluate import TAU, residual_error
-from .geometry import jacobian
+from .geometry import eigh_desc, jacobian
 from .problem import InverseProblem, accepts_problem
-from .utils import check_finite, format_shape
+from .utils import check_finite, check_positive_int, format_shape
 
 __all__ = ["WalkSettings", "WalkPath", "null_space_walk", "WalkVersusLine", "walk_versus_line"]
 
@@ -80,10 +72,7 @@ class WalkSettings:
 
     def __post_init__(self):
         for name, least in (("steps", 1), ("corrections", 0), ("refresh", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                kind = "positive" if least else "non-negative"
-                raise ValueError(f"WalkSettings.{name} must be a {kind} integer, got {value!r}")
+            check_positive_int(f"WalkSettings.{name}", getattr(self, name), minimum=least)
         if self.hold is not None and not (math.isfinite(self.hold) and self.hold >= 0):
             raise ValueError(f"WalkSettings.hold must be None or a finite number >= 0, "
                              f"got {self.hold}")
@@ -139,7 +128,7 @@ def range_basis(J: torch.Tensor, top: int, rtol: float = 1e-6) -> torch.Tensor:
     r"""Orthonormal ``(d, k)`` basis of the top-``top`` right singular vectors of ``J``
     ``(m, d)`` (the top eigenvectors of :math:`H_Y = J^\top J`), dropping those with
     eigenvalue below ``rtol`` times the largest (they are already null)."""
-    evals, U = _eigh_desc(J.T @ J)
+    evals, U = eigh_desc((J.T @ J).detach().to(torch.float64))
     keep = int((evals[:top] > rtol * evals[0].clamp_min(1e-300)).sum())
     return U[:, : max(keep, 1)].to(J.dtype)
 
@@ -184,12 +173,11 @@ def correct(problem, z, r, J, B, settings: WalkSettings, hold: float):
     for _ in range(settings.corrections):
         if residual_error(r[None]).item() <= hold:
             break
-        with _one_thread():
-            JB = J @ B
-            lam, Q = torch.linalg.eigh(JB.T @ JB)
-            g = Q.T @ (JB.T @ r)
-            damping = lam.max().clamp_min(1e-30) * torch.tensor(_DAMPING).to(lam)
-            deltas = -(B @ Q @ (g[:, None] / (lam[:, None] + damping[None, :]))).T
+        JB = J @ B
+        lam, Q = torch.linalg.eigh(JB.T @ JB)
+        g = Q.T @ (JB.T @ r)
+        damping = lam.max().clamp_min(1e-30) * torch.tensor(_DAMPING).to(lam)
+        deltas = -(B @ Q @ (g[:, None] / (lam[:, None] + damping[None, :]))).T
         with torch.no_grad():
             r_all = problem.residual(z + deltas)
         best = r_all.norm(dim=1).argmin()
@@ -273,7 +261,7 @@ def null_space_walk(
     if not math.isfinite(length):
         raise ValueError(f"length must be finite, got {length}")
     dim = problem.latent_dim
-    top = _check_index("top", min(TOP, dim) if settings.top is None else settings.top, dim)
+    top = check_index("top", min(TOP, dim) if settings.top is None else settings.top, dim)
     hold = settings.holding(0.0)
     steer = _steering(problem, z0, settings.ascent)
 
@@ -298,8 +286,7 @@ def null_space_walk(
             t = turn_tangent(t, range_basis(J, top), settings.threshold)
         except ValueError as err:
             raise ValueError(f"the walking direction at step {k}: {err}") from None
-        with _one_thread():
-            B = torch.linalg.qr(torch.cat([t.unsqueeze(1), eye], dim=1))[0][:, 1:]  # t-perp
+        B = torch.linalg.qr(torch.cat([t.unsqueeze(1), eye], dim=1))[0][:, 1:]  # t-perp
         z, r, J, moved = advance(problem, z, r, J, t, B, h, settings, hold, _HALVINGS)
         zs.append(z.clone())
         errs.append(residual_error(r[None]).item())

@@ -12,13 +12,13 @@ import sys
 import pytest
 import torch
 
-from eglass import data, geometry, models
-from eglass.deepinv_ops import DeepInvOperator
+from eglass import data, deepinv_ops, geometry, models
 from eglass.evaluate import measurement_error
 from eglass.inversion import back_project, invert
 from eglass.operators import (
     Blur,
     CompressedSensing,
+    DeepInvOperator,
     Inpainting,
     LinearOperator,
     SuperResolution,
@@ -26,6 +26,7 @@ from eglass.operators import (
     dot_test,
     from_deepinv,
     gaussian_kernel,
+    is_deepinv_physics,
     random_mask,
 )
 from eglass.problem import InverseProblem
@@ -215,6 +216,42 @@ def test_bad_input_is_refused_clearly():
     op = from_deepinv(PAIRS["cs"][2])
     with pytest.raises(ValueError, match="cannot take images of shape"):
         op(randn((1, 1, 9, 7)))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: physics.Inpainting((1, 8, 8), mask=torch.zeros(1, 8, 8)),
+         r"Inpainting.mask is all zero, so the Inpainting physics would measure nothing; "
+         r"expected at least one non-zero entry, got all zeros of shape \(1,1,8,8\)"),
+        (lambda: physics.Inpainting((1, 8, 8), mask=torch.ones(1, 8, 8).index_fill(
+            1, torch.tensor([2]), float("nan"))),
+         r"Inpainting.mask contains 8 NaN/inf value\(s\) out of 64 .*expected finite"),
+        (lambda: physics.BlurFFT((1, 8, 8), filter=torch.zeros(1, 1, 3, 3)),
+         r"BlurFFT.(mask|filter) is all zero"),
+        (lambda: physics.Blur(filter=torch.full((1, 1, 3, 3), float("inf"))),
+         r"Blur.filter contains 9 NaN/inf"),
+    ],
+    ids=["inpainting-zero-mask", "inpainting-nan-mask", "blurfft-zero-filter", "blur-inf-filter"],
+)
+def test_a_physics_that_measures_nothing_or_holds_nan_is_refused(make, match):
+    """The checks eglass' own Inpainting and Blur make at construction, on a wrapped physics."""
+    with pytest.raises(ValueError, match=match):
+        from_deepinv(make())
+
+
+def test_a_noise_model_is_not_checked():
+    """eglass does not apply the physics' noise model, so it does not judge it either."""
+    noisy = physics.Denoising(noise_model=physics.GaussianNoise(sigma=float("inf")))
+    x = randn((1, 1, 4, 4))
+    assert torch.equal(from_deepinv(noisy)(x), x)
+
+
+def test_deepinv_ops_re_exports_the_wrapper():
+    assert deepinv_ops.from_deepinv is from_deepinv and deepinv_ops.as_operator is as_operator
+    assert deepinv_ops.DeepInvOperator is DeepInvOperator
+    assert deepinv_ops.is_deepinv_physics is is_deepinv_physics
+    assert is_deepinv_physics(physics.Denoising()) and not is_deepinv_physics(Blur(BLUR_KERNEL))
 
 
 def test_missing_deepinv_names_the_extra(monkeypatch):

@@ -1,19 +1,28 @@
-"""Tests of eglass.operators, parametrized over a registry of every operator (deepinv-style).
+"""Tests of eglass.operators, parametrized over the operator registry (deepinv-style).
 
-Adding an entry to ``REGISTRY`` sends that operator through the dot test, the Penrose
-conditions, the projector checks, a dense-matrix pseudo-inverse comparison and autograd.
-Sizes are odd and non-square (3x36x30, 2x18x12) so that shape bugs cannot hide.
+Every operator registered in ``eglass.operators.OPERATORS`` (with the options of
+``REGISTERED_OPTIONS``, or its defaults) and every extra case of ``EXTRAS`` (other
+constructor options, the mask helpers, the generic CGLS pseudo-inverse) goes through the dot
+test, the Penrose conditions, the projector checks, a dense-matrix pseudo-inverse comparison
+and autograd, on even and odd non-square sizes (3x36x30 and 3x33x27; 2x18x12 and 3x15x9 for
+the dense checks), each size an operator can take. Registering an operator puts it through
+all of these.
 """
 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from eglass.operators import (
+    OPERATORS,
     Blur,
     CompressedSensing,
     Denoising,
@@ -21,15 +30,22 @@ from eglass.operators import (
     LinearOperator,
     SuperResolution,
     add_noise,
+    benchmark_problems,
     box_mask,
+    describe_operators,
     dot_test,
     gaussian_kernel,
     half_mask,
+    list_operators,
+    make_operator,
+    operator_options,
     random_mask,
+    register_operator,
 )
 
-SHAPE = (2, 3, 36, 30)  # dot test / Penrose checks
-SMALL = (1, 2, 18, 12)  # dense-matrix and gradcheck comparisons
+# (images for the dot test / Penrose checks, images for the dense-matrix / gradcheck checks)
+SIZES = {"even": ((2, 3, 36, 30), (1, 2, 18, 12)), "odd": ((2, 3, 33, 27), (1, 3, 15, 9))}
+SHAPE, SMALL = SIZES["even"]
 
 
 class LowRankMatrix(LinearOperator):
@@ -62,26 +78,82 @@ def _skewed_kernel():
     return torch.tensor([[0.0, 1.0, 0.5, 0.2], [0.3, 2.0, 1.0, 0.0], [0.1, 0.4, 0.0, 0.7]])
 
 
-REGISTRY = {
-    "denoising": lambda shape: Denoising(),
+@dataclass(frozen=True)
+class Case:
+    """An operator to test: ``build(image_shape (N,C,H,W))``; ``divides``: what H and W must
+    be multiples of; ``injective``: no null space (in float64, without a cutoff); ``cgls``:
+    its pseudo-inverse is the iterative fallback (looser tolerances)."""
+
+    build: Callable[[tuple[int, ...]], LinearOperator]
+    divides: int = 1
+    injective: bool = False
+    cgls: bool = False
+
+
+# Options each registered operator is tested with; one without an entry is tested with its
+# defaults (which must then fit the test sizes).
+REGISTERED_OPTIONS = {
+    "sr": [dict(factor=2), dict(factor=3), dict(factor=6)],
+    "inpainting": [dict(box=(10, 8)), dict(box=5)],
+    "blur": [dict(size=5, sigma=1.0), dict(size=9, sigma=3.0)],
+    "cs": [dict(m=72, seed=123), dict(m=300, seed=1)],  # not seed 0: the test images use it
+    "denoising": [dict()],
+}
+INJECTIVE = {"denoising", "blur"}  # registered operators without a null space
+
+
+def _case_id(name, options):
+    return "-".join([name, *(f"{k}={v!r}".replace(" ", "") for k, v in options.items())])
+
+
+def _registered_cases():
+    cases = {}
+    for name in OPERATORS:
+        for options in REGISTERED_OPTIONS.get(name, [{}]):
+            cases[_case_id(name, options)] = Case(
+                lambda shape, name=name, options=options: make_operator(name, shape[1:], **options),
+                divides=options.get("factor", 1) if name == "sr" else 1,
+                injective=name in INJECTIVE,
+            )
+    return cases
+
+
+EXTRAS = {
     **{
-        f"sr_{kernel}_{f}": (lambda shape, f=f, kernel=kernel: SuperResolution(f, kernel))
-        for kernel in ("box", "bicubic")
+        f"sr_bicubic_{f}": Case(lambda shape, f=f: SuperResolution(f, "bicubic"), divides=f)
         for f in (2, 3, 6)
     },
-    "inpaint_box": lambda shape: Inpainting(box_mask(shape[-2:], fraction=0.25)),
-    "inpaint_half": lambda shape: Inpainting(half_mask(shape[-2:], "left")),
-    "inpaint_random_per_channel": lambda shape: Inpainting(_channel_random_mask(shape)),
-    "blur_gaussian": lambda shape: Blur(gaussian_kernel(5, 1.0)),
-    "blur_gaussian_wide": lambda shape: Blur(gaussian_kernel(9, 3.0)),
-    "blur_skewed_even": lambda shape: Blur(_skewed_kernel()),
-    "compressed_sensing": lambda shape: CompressedSensing(
-        math.prod(shape[1:]) // 6, shape[1:], seed=123
-    ),
-    "generic_cgls": lambda shape: LowRankMatrix(shape),
+    "inpaint_fraction": Case(lambda shape: Inpainting(box_mask(shape[-2:], fraction=0.25))),
+    "inpaint_half": Case(lambda shape: Inpainting(half_mask(shape[-2:], "left"))),
+    "inpaint_random_per_channel": Case(lambda shape: Inpainting(_channel_random_mask(shape))),
+    "blur_skewed_even": Case(lambda shape: Blur(_skewed_kernel()), injective=True),
+    "generic_cgls": Case(lambda shape: LowRankMatrix(shape), cgls=True),
 }
-NAMES = sorted(REGISTRY)
-CLOSED_FORM = [n for n in NAMES if n != "generic_cgls"]
+CASES = {**_registered_cases(), **EXTRAS}
+
+
+def _fits(case, size):
+    return all(d % case.divides == 0 for shape in SIZES[size] for d in shape[2:])
+
+
+PARAMS = [(n, size) for n in CASES for size in SIZES if _fits(CASES[n], size)]
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    case: Case
+    shape: tuple[int, ...]
+    small: tuple[int, ...]
+
+    def op(self, small: bool = False) -> LinearOperator:
+        return self.case.build(self.small if small else self.shape)
+
+
+@pytest.fixture(params=PARAMS, ids=[f"{n}-{size}" for n, size in PARAMS])
+def case(request):
+    name, size = request.param
+    return Setup(name, CASES[name], *SIZES[size])
 
 
 def _randn(shape, seed, dtype=torch.float64):
@@ -92,50 +164,48 @@ def _rel(a, b):
     return ((a - b).norm() / b.norm().clamp_min(1e-300)).item()
 
 
-@pytest.fixture(params=NAMES)
-def name(request):
-    return request.param
+def test_every_registered_operator_is_tested_on_odd_sizes():
+    odd = {n.split("-")[0] for n, size in PARAMS if size == "odd" and n in _registered_cases()}
+    assert odd == set(OPERATORS)
 
 
 # --- adjoint --------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_dot_test_float64(name, seed):
-    op = REGISTRY[name](SHAPE)
-    assert dot_test(op, SHAPE, seed=seed) < 1e-5
+def test_dot_test_float64(case, seed):
+    assert dot_test(case.op(), case.shape, seed=seed) < 1e-5
 
 
-def test_dot_test_float32(name):
-    op = REGISTRY[name](SHAPE)
-    assert dot_test(op, SHAPE, dtype=torch.float32) < 1e-3
+def test_dot_test_float32(case):
+    assert dot_test(case.op(), case.shape, dtype=torch.float32) < 1e-3
 
 
-def test_dense_adjoint_and_pinv(name):
+def test_dense_adjoint_and_pinv(case):
     """A_adjoint and A_dagger equal the transpose and torch.linalg.pinv of the dense matrix."""
-    op = REGISTRY[name](SMALL)
-    x = _randn(SMALL, 0)
+    op, small = case.op(small=True), case.small
+    x = _randn(small, 0)
     dense = torch.func.jacrev(lambda v: op.A(v).flatten())(x).reshape(-1, x.numel())
-    y = _randn(op.measurement_shape(SMALL), 1)
+    y = _randn(op.measurement_shape(small), 1)
     assert torch.allclose(op.A(x).flatten(), dense @ x.flatten(), atol=1e-12)
     assert torch.allclose(op.A_adjoint(y).flatten(), dense.T @ y.flatten(), atol=1e-12)
     expected = torch.linalg.pinv(dense) @ y.flatten()
     assert _rel(op.A_dagger(y).flatten(), expected) < 1e-7
-    assert op.rank(SMALL, chunk=100) == torch.linalg.matrix_rank(dense).item()
+    assert op.rank(small, chunk=100) == torch.linalg.matrix_rank(dense).item()
 
 
 # --- pseudo-inverse and projectors ------------------------------------------------------------
-def test_penrose_conditions(name):
-    op = REGISTRY[name](SHAPE)
-    tol = 1e-6 if name == "generic_cgls" else 1e-9
-    x = _randn(SHAPE, 0)
-    y = _randn(op.measurement_shape(SHAPE), 1)
+def test_penrose_conditions(case):
+    op, shape = case.op(), case.shape
+    tol = 1e-6 if case.case.cgls else 1e-9
+    x = _randn(shape, 0)
+    y = _randn(op.measurement_shape(shape), 1)
     assert _rel(op.A(op.A_dagger(op.A(x))), op.A(x)) < tol  # A A+ A = A
     assert _rel(op.A_dagger(op.A(op.A_dagger(y))), op.A_dagger(y)) < tol  # A+ A A+ = A+
 
 
-def test_null_and_range_projectors(name):
-    op = REGISTRY[name](SHAPE)
-    tol = 1e-6 if name == "generic_cgls" else 1e-9
-    x, v = _randn(SHAPE, 0), _randn(SHAPE, 1)
+def test_null_and_range_projectors(case):
+    op, shape = case.op(), case.shape
+    tol = 1e-6 if case.case.cgls else 1e-9
+    x, v = _randn(shape, 0), _randn(shape, 1)
     null, rng = op.null_project(x), op.range_project(x)
     assert torch.allclose(null + rng, x, atol=1e-12)
     assert op.A(null).norm() <= tol * op.A(x).norm()
@@ -146,61 +216,81 @@ def test_null_and_range_projectors(name):
     assert abs(lhs - rhs) <= tol * x.norm() * v.norm()
 
 
-def test_null_space_is_non_trivial_where_expected(name):
+def test_null_space_is_non_trivial_where_expected(case):
     """Only denoising and (in float64, without a cutoff) blur are injective."""
-    op, x = REGISTRY[name](SHAPE), _randn(SHAPE, 0)
+    op, x = case.op(), _randn(case.shape, 0)
     null = op.null_project(x)
-    if name == "denoising" or name.startswith("blur"):
+    if case.case.injective:
         assert null.norm() <= 1e-9 * x.norm()
     else:
         assert null.norm() > 0.1 * x.norm()
 
 
-@pytest.mark.parametrize("other", ["sr_bicubic_3", "compressed_sensing", "inpaint_box"])
+@pytest.mark.parametrize("other", ["sr_bicubic_3", "cs-m=72-seed=123", "inpainting-box=(10,8)"])
 def test_cgls_fallback_matches_closed_form(other):
-    op = REGISTRY[other](SHAPE)
+    op = CASES[other].build(SHAPE)
     y = _randn(op.measurement_shape(SHAPE), 3)
     assert _rel(LinearOperator._A_dagger(op, y), op.A_dagger(y)) < 1e-8
 
 
 # --- autodiff, purity, dtypes, shapes ------------------------------------------------------------
-def test_autograd(name):
-    op = REGISTRY[name](SMALL)
-    x = _randn(SMALL, 0).requires_grad_()
-    y = _randn(op.measurement_shape(SMALL), 1).requires_grad_()
+def test_autograd(case):
+    op = case.op(small=True)
+    x = _randn(case.small, 0).requires_grad_()
+    y = _randn(op.measurement_shape(case.small), 1).requires_grad_()
     assert torch.autograd.gradcheck(op.A, (x,))
     assert torch.autograd.gradcheck(op.A_adjoint, (y,))
 
 
-def test_torch_func_jvp_and_vmap(name):
-    op = REGISTRY[name](SMALL)
-    x, v = _randn(SMALL, 0), _randn((5, *SMALL), 1)
+def test_torch_func_jvp_and_vmap(case):
+    op = case.op(small=True)
+    x, v = _randn(case.small, 0), _randn((5, *case.small), 1)
     out, tangent = torch.func.jvp(op.A, (x,), (v[0],))
     assert torch.allclose(tangent, op.A(v[0]), atol=1e-12)
     batched = torch.func.vmap(lambda t: torch.func.jvp(op.A, (x,), (t,))[1])(v)
     assert torch.allclose(batched, torch.stack([op.A(t) for t in v]), atol=1e-12)
 
 
-def test_pure_calls_and_dtypes(name):
-    op = REGISTRY[name](SHAPE)
+def test_pure_calls_and_dtypes(case):
+    op, shape = case.op(), case.shape
     state = {k: b.clone() for k, b in op.state_dict().items()}
     for dtype in (torch.float32, torch.float64):
-        x = _randn(SHAPE, 0, dtype)
+        x = _randn(shape, 0, dtype)
         x_copy = x.clone()
         y = op.A(x)
-        assert y.dtype == dtype and tuple(y.shape) == op.measurement_shape(SHAPE)
+        assert y.dtype == dtype and tuple(y.shape) == op.measurement_shape(shape)
         for out in (op.A_adjoint(y), op.A_dagger(y), op.null_project(x)):
             assert out.dtype == dtype and out.shape == x.shape
         assert torch.equal(x, x_copy)
     assert all(torch.equal(state[k], b) for k, b in op.state_dict().items())
 
 
-def test_batch_of_one_broadcasts_in_back_projection(name):
-    op = REGISTRY[name](SHAPE)
-    x, y = _randn(SHAPE, 0), op.A(_randn((1, *SHAPE[1:]), 1))
+def test_batch_of_one_broadcasts_in_back_projection(case):
+    op, shape = case.op(), case.shape
+    x, y = _randn(shape, 0), op.A(_randn((1, *shape[1:]), 1))
     back = x + op.A_dagger(y - op.A(x))
     assert back.shape == x.shape
     assert _rel(op.A(back), y.expand_as(op.A(x))) < 1e-8  # back-projection fits y
+
+
+def test_empty_batch_is_accepted(case):
+    op, shape = case.op(), case.shape
+    x = torch.zeros(0, *shape[1:], dtype=torch.float64)
+    expected = op.measurement_shape((0, *shape[1:]))
+    assert expected == (0, *op.measurement_shape(shape)[1:])
+    y = op.A(x)
+    assert tuple(y.shape) == expected
+    for out in (op.A_adjoint(y), op.A_dagger(y), op.range_project(x), op.null_project(x)):
+        assert out.shape == x.shape
+    assert dot_test(op, (0, *shape[1:])) == 0.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_device_follows_input(case):
+    op = case.op()
+    x = _randn(case.shape, 0).cuda()
+    for out in (op.A(x), op.null_project(x), op.to("cuda").A_dagger(op.A(x))):
+        assert out.device == x.device
 
 
 # --- each operator against an independent implementation ---------------------------------------
@@ -330,14 +420,6 @@ def test_errors_name_expected_and_given():
         add_noise(x, -1.0, seed=0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_device_follows_input(name):
-    op = REGISTRY[name](SHAPE)
-    x = _randn(SHAPE, 0).cuda()
-    for out in (op.A(x), op.null_project(x), op.to("cuda").A_dagger(op.A(x))):
-        assert out.device == x.device
-
-
 # --- degenerate inputs ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "mask", [torch.zeros(8, 8, dtype=torch.bool), torch.zeros(2, 8, 8), torch.zeros(0, 8)]
@@ -374,21 +456,130 @@ def test_sigma_of_the_wrong_type_is_refused():
         gaussian_kernel(5, 0)
 
 
-def test_empty_batch_is_accepted(name):
-    op = REGISTRY[name](SHAPE)
-    x = torch.zeros(0, *SHAPE[1:], dtype=torch.float64)
-    expected = op.measurement_shape((0, *SHAPE[1:]))
-    assert expected == (0, *op.measurement_shape(SHAPE)[1:])
-    y = op.A(x)
-    assert tuple(y.shape) == expected
-    for out in (op.A_adjoint(y), op.A_dagger(y), op.range_project(x), op.null_project(x)):
-        assert out.shape == x.shape
-    assert dot_test(op, (0, *SHAPE[1:])) == 0.0
-
-
 def test_super_resolution_of_an_empty_batch():
     for kernel in ("box", "bicubic"):
         op = SuperResolution(2, kernel)
         y = op(torch.zeros(0, 1, 32, 32))
         assert y.shape == (0, 1, 16, 16)
         assert op.A_adjoint(y).shape == op.A_dagger(y).shape == (0, 1, 32, 32)
+
+
+# --- the registry ---------------------------------------------------------------------------------
+def _same_operator(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return (type(a) is type(b) and repr(a) == repr(b) and sa.keys() == sb.keys()
+            and all(torch.equal(sa[k], sb[k]) for k in sa))
+
+
+def test_registered_names_options_and_defaults():
+    assert list_operators() == ("sr", "inpainting", "blur", "cs", "denoising")
+    assert {name: operator_options(name) for name in OPERATORS} == {
+        "sr": {"factor": 8},
+        "inpainting": {"box": 12},
+        "blur": {"size": 7, "sigma": 2.0},
+        "cs": {"m": 100, "seed": 0},
+        "denoising": {},
+    }
+    shape = (1, 32, 32)  # the defaults are the batch configuration's
+    expected = {
+        "sr": SuperResolution(8),
+        "inpainting": Inpainting(box_mask((32, 32), 12)),
+        "blur": Blur(gaussian_kernel(7, 2.0)),
+        "cs": CompressedSensing(100, shape, seed=0),
+        "denoising": Denoising(),
+    }
+    for name, op in expected.items():
+        assert _same_operator(make_operator(name, shape), op), name
+    text = describe_operators().splitlines()
+    assert [line.split(":")[0] for line in text] == list(OPERATORS)
+    assert "factor=8" in text[0] and "size=7" in text[2] and "sigma=2.0" in text[2]
+
+
+def test_options_override_defaults_on_odd_non_square_images():
+    shape = (3, 33, 27)
+    assert _same_operator(make_operator("sr", shape, factor=3), SuperResolution(3))
+    assert _same_operator(make_operator("inpainting", shape, box=(9, 5)),
+                          Inpainting(box_mask((33, 27), (9, 5))))
+    assert _same_operator(make_operator("blur", shape, size=5, sigma=0.7),
+                          Blur(gaussian_kernel(5, 0.7)))
+    assert _same_operator(make_operator("cs", shape, m=50, seed=3),
+                          CompressedSensing(50, shape, seed=3))
+
+
+@pytest.mark.parametrize(
+    "name, options, shape, error",
+    [
+        ("nope", {}, (1, 32, 32),
+         r"operator must be one of 'sr', 'inpainting', 'blur', 'cs', 'denoising'; got 'nope'"),
+        ("sr", {"box": 3}, (1, 32, 32),
+         r"operator 'sr' takes the options factor=8; got unknown option\(s\) 'box'"),
+        ("denoising", {"factor": 2}, (1, 32, 32), r"takes the options none"),
+        ("sr", {"factor": 3}, (1, 32, 32),
+         r"factor must divide the image height and width, got factor=3 for images \(1,32,32\)"),
+        ("sr", {"factor": 0}, (1, 32, 32), r"factor must be a positive integer, got 0"),
+        ("sr", {"factor": True}, (1, 32, 32), r"factor must be a positive integer, got True"),
+        ("sr", {"factor": 2.0}, (1, 32, 32), r"factor must be a positive integer, got 2.0"),
+        ("blur", {"sigma": -1.0}, (1, 32, 32), r"sigma must be > 0, got -1.0"),
+        ("blur", {"sigma": float("nan")}, (1, 32, 32), r"sigma must be a finite number"),
+        ("blur", {"size": 28}, (1, 32, 27),
+         r"size must be at most the image height and width, got size=28 for images \(1,32,27\)"),
+        ("blur", {"size": 0}, (1, 32, 32), r"size must be a positive integer, got 0"),
+        ("cs", {"m": 0}, (1, 32, 32), r"m must be a positive integer, got 0"),
+        ("cs", {"m": 3073}, (3, 32, 32), r"m must be an integer in \[1, C\*H\*W = 3072\]"),
+        ("cs", {"seed": -1}, (1, 32, 32), r"seed must be an integer >= 0, got -1"),
+        ("inpainting", {"box": 40}, (1, 32, 32),
+         r"box of size \(40, 40\) does not fit in a \(32, 32\) image"),
+        ("inpainting", {"box": "12"}, (1, 32, 32), r"box must be a positive integer or a pair"),
+        ("inpainting", {"box": (3, 0)}, (1, 32, 32), r"box must be a positive integer, got 0"),
+        ("sr", {}, (32, 32), r"image_shape must be \(C,H,W\), got \(32, 32\)"),
+        ("sr", {}, (1, 0, 32), r"image_shape entries must be a positive integer, got 0"),
+    ],
+)
+def test_make_operator_refuses_bad_names_options_and_sizes(name, options, shape, error):
+    with pytest.raises(ValueError, match=error):
+        make_operator(name, shape, **options)
+
+
+@pytest.mark.parametrize("shape", [(1, 32, 32), (3, 40, 24), (1, 56, 72)])
+def test_benchmark_problems_are_the_books(shape):
+    """The book's four problems, with exactly the numbers they had: box SR x4 and x8, a
+    central 12x12 box (for 32x32, scaled with the image), 100 Gaussian measurements (seed 0)."""
+    _, h, w = shape
+    box = (round(12 * h / 32), round(12 * w / 32))
+    expected = {
+        "SR x4": SuperResolution(4),
+        "SR x8": SuperResolution(8),
+        "inpainting (box)": Inpainting(box_mask((h, w), box)),
+        "CS (m=100)": CompressedSensing(100, shape, seed=0),
+    }
+    problems = benchmark_problems(shape)
+    assert list(problems) == list(expected)
+    for name, op in expected.items():
+        assert _same_operator(problems[name], op), name
+    from eglass.inversion import benchmark_problems as book
+
+    assert all(_same_operator(a, b) for a, b in zip(book(shape).values(), problems.values(),
+                                                   strict=True))
+
+
+def test_register_operator_adds_a_name_with_its_options():
+    @register_operator("halves", summary="test only", help={"side": "which half is hidden"})
+    def _halves(image_shape, *, side="bottom"):
+        return Inpainting(half_mask(image_shape[1:], side))
+
+    try:
+        assert operator_options("halves") == {"side": "bottom"}
+        assert "halves: test only (side='bottom': which half is hidden)" in describe_operators()
+        op = make_operator("halves", (1, 6, 4), side="left")
+        assert torch.equal(op.mask, half_mask((6, 4), "left"))
+        with pytest.raises(ValueError, match="already registered"):
+            register_operator("halves", summary="again")
+    finally:
+        del OPERATORS["halves"]
+    assert "halves" not in list_operators()
+
+
+def test_importing_the_operators_does_not_import_deepinv():
+    code = "import sys, eglass.operators, eglass.deepinv_ops; print('deepinv' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

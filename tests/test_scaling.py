@@ -1,16 +1,17 @@
 """Metrics that scale: blocked exact metrics equal the one-pass ones and stay under a memory
 cap; the matrix-free top-k path agrees with ``eigh`` and feeds Algorithm 1."""
 
+import numpy as np
 import pytest
 import torch
 
 from eglass.directions import eglass_direction
-from eglass.distances import LPIPS
+from eglass.distances import LPIPS, PixelDistance
 from eglass.explore import explore
 from eglass.geometry import (
-    _gram,
     chunked_gram,
     eigh_desc,
+    gram,
     jacobian,
     measurement_metric,
     metric_spectra,
@@ -32,13 +33,30 @@ def test_chunked_gram_equals_full(chunk: int) -> None:
     fn = lambda z: torch.tanh(z @ W1) @ W2  # noqa: E731
     z = torch.randn(1, 7, generator=g, dtype=torch.float64)
     H = chunked_gram(fn, z, chunk_size=chunk)
-    H0 = _gram(jacobian(fn, z))
+    H0 = gram(jacobian(fn, z))
     assert torch.allclose(H, H0, rtol=1e-5, atol=1e-10 * H0.abs().max())
 
 
 def test_chunked_gram_rejects_bad_chunk() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         chunked_gram(lambda z: z, torch.zeros(1, 2), chunk_size=0)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer, got True"):
+        chunked_gram(lambda z: z, torch.zeros(1, 2), chunk_size=True)
+
+
+def test_sizes_may_be_numpy_integers(tiny_generator) -> None:
+    """chunk_size and max_memory come out of numpy arithmetic in sweeps: numpy integers
+    count as integers (bools do not)."""
+    problem = InverseProblem(tiny_generator, SuperResolution(2), distance=PixelDistance())
+    z = torch.randn(1, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    H = measurement_metric(problem, z)
+    assert torch.allclose(measurement_metric(problem, z, chunk_size=np.int64(3)), H)
+    plan = plan_metrics(problem, z, max_memory=np.int64(10**9))
+    assert plan.method == "dense" and type(plan.max_memory) is int
+    H_Y, _ = metrics(problem, z, max_memory=np.int32(10**9))
+    assert torch.allclose(H_Y, H)
+    with pytest.raises(ValueError, match="max_memory"):
+        plan_metrics(problem, z, max_memory=True)
 
 
 # ----------------------------------------------------------------- metrics under a memory cap

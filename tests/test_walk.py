@@ -137,3 +137,18 @@ def test_explore_walk_reads_the_path(tiny_problem):
         null_space_walk(G, A, y, z0, out.directions[0], 1.0, settings=WalkSettings(refresh=0))
     with pytest.raises(ValueError, match=r"direction must have shape \(8,\)"):
         null_space_walk(G, A, y, z0, torch.ones(5, dtype=torch.float64), 1.0)
+
+
+def test_walk_and_directions_leave_the_thread_count_alone(tiny_problem, monkeypatch):
+    """Library code never changes a process-wide setting: no torch.set_num_threads call in
+    the walk's inner loop or the directions' eigen-decompositions."""
+    from eglass.directions import directions
+
+    G, A, y, z0, H_Y, H_X = tiny_problem
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    for method in ("eglass", "generalized", "eigenvector"):
+        directions(H_Y, H_X, [2, 3], method, top=4, threshold=0.1)
+    dr = eglass_direction(H_Y, H_X, 2, threshold=0.1, top=4)
+    null_space_walk(G, A, y, z0, dr, 1.0, settings=WalkSettings(steps=4, top=4, hold=1e-6))
+    assert calls == []
