@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..operators.registry import OPERATORS
+from ..operators.registry import make_operator as build_operator
 from ..utils import check_number, check_one_of, check_positive_int
 
 __all__ = [
@@ -85,24 +87,6 @@ METHOD_SETTINGS: dict[str, Feeds] = {
     "pulse": {"n": "pulse_n", "steps": "pulse_steps", "seed": _method_seed},
 }
 BATCH_METHODS = tuple(METHOD_SETTINGS)
-
-
-# Until eglass.operators.registry lands (branch ops): the same names, options and defaults.
-OPERATORS = ("sr", "inpainting", "blur", "cs", "denoising")
-
-
-def _build_operator(name: str, image_shape: Sequence[int], **options):
-    from .. import operators
-
-    _, h, w = image_shape
-    factories = {
-        "sr": lambda factor=8: operators.SuperResolution(factor),
-        "inpainting": lambda box=12: operators.Inpainting(operators.box_mask((h, w), box)),
-        "blur": lambda size=7, sigma=2.0: operators.Blur(operators.gaussian_kernel(size, sigma)),
-        "cs": lambda m=100, seed=0: operators.CompressedSensing(m, tuple(image_shape), seed=seed),
-        "denoising": operators.Denoising,
-    }
-    return factories[check_one_of("operator", name, OPERATORS)](**options)
 
 
 def _default_prior() -> str:
@@ -187,7 +171,7 @@ class BatchConfig:
         set_(self, "methods", tuple(self.methods))
         set_(self, "Ks", tuple(int(k) for k in self.Ks))
         set_(self, "etas", tuple(float(e) for e in self.etas))
-        check_one_of("operator", self.operator, tuple(OPERATORS))
+        check_one_of("operator", self.operator, tuple(OPERATORS))  # the registry's names
         check_one_of("inversion", self.inversion, INVERSIONS)
         check_one_of("data_kind", self.data_kind, DATA_KINDS)
         bad = [m for m in self.methods if m not in BATCH_METHODS]
@@ -253,12 +237,11 @@ def operator_options(config: BatchConfig) -> dict:
 def make_operator(config: BatchConfig, image_shape: Sequence[int] | None = None):
     """The operator of ``config`` for images ``(C, H, W)`` (default: the prior's image
     shape), from :func:`eglass.operators.registry.make_operator`."""
-    build = _build_operator
     if image_shape is None:
         from ..priors import get_prior
 
         image_shape = get_prior(config.prior, sha256=config.prior_sha256).image_shape
-    return build(config.operator, tuple(image_shape), **operator_options(config))
+    return build_operator(config.operator, tuple(image_shape), **operator_options(config))
 
 
 def inversion_settings(config: BatchConfig, seed: int) -> dict:
