@@ -375,14 +375,18 @@ def _pggan_checkpoint(path: Path, seed: int = 0) -> Path:
 def test_quick_run_and_report_of_a_pggan_checkpoint(tmp_path):
     """`eglass run --quick --prior pggan:CKPT --store S` and `eglass report S`, no other flag:
     samples of the prior (it has no data set), its pixel distance, no class count."""
+    import torch
+
     from eglass.checkpoints import sha256_of
 
     ckpt = _pggan_checkpoint(tmp_path / "pgan.pth")
     store = tmp_path / "S.zarr"
+    state = torch.random.get_rng_state()
     start = time.monotonic()
     assert cli.main(["run", "--quick", "--prior", f"pggan:{ckpt}", "--store", str(store)]) == 0
     seconds = time.monotonic() - start
     assert cli.main(["report", str(store)]) == 0
+    assert torch.equal(torch.random.get_rng_state(), state)  # loading the prior included
     root = _root(store)
     assert sorted(batch.done_items(root)) == [0, 1, 2, 3]
     meta = root.attrs["metadata"]

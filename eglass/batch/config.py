@@ -238,9 +238,12 @@ def make_operator(config: BatchConfig, image_shape: Sequence[int] | None = None)
     """The operator of ``config`` for images ``(C, H, W)`` (default: the prior's image
     shape), from :func:`eglass.operators.registry.make_operator`."""
     if image_shape is None:
+        import torch
+
         from ..priors import get_prior
 
-        image_shape = get_prior(config.prior, sha256=config.prior_sha256).image_shape
+        with torch.random.fork_rng(devices=[]):  # a first read may load the generator
+            image_shape = get_prior(config.prior).image_shape
     return build_operator(config.operator, tuple(image_shape), **operator_options(config))
 
 

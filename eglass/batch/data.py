@@ -16,7 +16,7 @@ import torch
 from ..operators import add_noise
 from ..priors import Prior
 from .config import NOISE_SEED, PRIOR_DATA, SAMPLES, BatchConfig, item_seed, make_operator
-from .prior import resolve_prior
+from .prior import image_shape_of, resolve_prior
 
 __all__ = ["to_images", "read_png", "source", "item_indices", "load_inputs"]
 
@@ -147,7 +147,7 @@ def load_inputs(config: BatchConfig, indices: Sequence[int] | None = None,
     and gives the expected and the given shape). Noise is added here, seeded per item.
     ``image_shape``: the prior's ``(C, H, W)`` (default: read from the prior)."""
     prior = resolve_prior(config)
-    image_shape = tuple(prior.image_shape if image_shape is None else image_shape)
+    image_shape = tuple(image_shape_of(prior) if image_shape is None else image_shape)
     names, read = source(config, prior)
     every = item_indices(config, names)
     A = make_operator(config, image_shape)

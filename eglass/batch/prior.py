@@ -13,8 +13,8 @@ from torch import nn
 from ..priors import Prior, get_prior
 from .config import BatchConfig
 
-__all__ = ["ItemModels", "resolve_prior", "prior_digest", "describe_prior", "load_prior",
-           "item_models"]
+__all__ = ["ItemModels", "resolve_prior", "prior_digest", "image_shape_of", "describe_prior",
+           "load_prior", "item_models"]
 
 
 def resolve_prior(config: BatchConfig) -> Prior:
@@ -47,11 +47,19 @@ def prior_digest(prior: Prior) -> str | None:
     return registry().get(prior.name, {}).get("sha256")
 
 
+def image_shape_of(prior: Prior) -> tuple[int, int, int]:
+    """``prior.image_shape``, read leaving the global torch random state as it was (a first
+    read may load the generator, and building its modules draws initial weights)."""
+    with torch.random.fork_rng(devices=[]):
+        return tuple(prior.image_shape)
+
+
 def describe_prior(prior: Prior) -> dict:
     """What the store's metadata records of the prior (name, reference, shapes, whether it
     has a classifier and a data set, description and citation)."""
+    shape = image_shape_of(prior)  # loads the generator if need be: latent_dim is known then
     return dict(name=prior.name, reference=prior.reference, latent_dim=prior.latent_dim,
-                image_shape=list(prior.image_shape), classifier=prior.classifier is not None,
+                image_shape=list(shape), classifier=prior.classifier is not None,
                 data=prior.data is not None, description=prior.description,
                 citation=prior.citation)
 

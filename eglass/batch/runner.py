@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .config import BatchConfig
 from .data import item_indices, load_inputs, source
 from .item import safe_item
-from .prior import describe_prior, prior_digest, resolve_prior
+from .prior import describe_prior, image_shape_of, prior_digest, resolve_prior
 from .store import done_items, open_store, write_item
 
 __all__ = ["RunSummary", "make_client", "run"]
@@ -123,7 +123,7 @@ def run(config: BatchConfig, *, client=None, workers: int | None = None,
     indices = list(item_indices(config, names))
     done = done_items(root)
     pending = [i for i in indices if i not in done]
-    inputs = load_inputs(config, pending, prior.image_shape) if pending else {}
+    inputs = load_inputs(config, pending, image_shape_of(prior)) if pending else {}
     failed = {i: v for i, v in inputs.items() if isinstance(v, str)}
     for i, message in failed.items():
         write_item(root, i, {"name": names[i]}, {"error": message})
