@@ -14,9 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..operators.registry import OPERATORS
 from ..operators.registry import make_operator as build_operator
+from ..priors import default_prior, get_prior
 from ..utils import check_number, check_one_of, check_positive_int
 
 __all__ = [
@@ -90,8 +92,6 @@ BATCH_METHODS = tuple(METHOD_SETTINGS)
 
 
 def _default_prior() -> str:
-    from ..priors import default_prior
-
     return default_prior().name
 
 
@@ -238,10 +238,6 @@ def make_operator(config: BatchConfig, image_shape: Sequence[int] | None = None)
     """The operator of ``config`` for images ``(C, H, W)`` (default: the prior's image
     shape), from :func:`eglass.operators.registry.make_operator`."""
     if image_shape is None:
-        import torch
-
-        from ..priors import get_prior
-
         with torch.random.fork_rng(devices=[]):  # a first read may load the generator
             image_shape = get_prior(config.prior).image_shape
     return build_operator(config.operator, tuple(image_shape), **operator_options(config))
