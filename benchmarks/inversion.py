@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from eglass import inversion
+from eglass import inversion, tables
 from eglass.data import mnist
 from eglass.models import load_generator, registry
 from eglass.utils import median_time
@@ -82,8 +82,8 @@ def defaults(G) -> dict:
     for problem, A in inversion.benchmark_problems().items():
         y = A(x_true)
         result = inversion.invert(G, A, y, "iagan", seed=0, progress=False)
-        candidates = inversion.compare_solutions(result, A, y, x_true)
-        table = inversion.candidates_table({problem: candidates})
+        candidates = tables.compare_solutions(result, A, y, x_true)
+        table = tables.candidates_table({problem: candidates})
         out[problem] = {
             "seconds": result.seconds,
             "latent_seconds": result.latent_seconds,
@@ -102,13 +102,13 @@ def sweep(G, settings: list[dict], latent_kw: dict, names: list[str] | None = No
             continue
         y = A(x_true)
         start = inversion.invert(G, A, y, "latent", progress=False, **latent_kw)
-        latent = inversion.compare_solutions(start, A, y, x_true)
+        latent = tables.compare_solutions(start, A, y, x_true)
         rows = {name: _row(c, start.seconds) for name, c in latent.items()}
         print(f"\n{problem}: latent fit {start.seconds:.1f} s for {len(y)} digits")
         _print(rows)
         for s in settings:
             tuned = inversion.finetune(G, A, y, start, progress=False, **s)
-            c = inversion.compare_solutions(tuned, A, y, x_true)
+            c = tables.compare_solutions(tuned, A, y, x_true)
             key = "steps={steps} lr_g={lr_generator:g} lr_z={lr_latent:g} tol={tol:g}".format(**s)
             new = {
                 f"iagan {key}": _row(c["iagan"], tuned.seconds - start.seconds),

@@ -7,7 +7,11 @@ One process, one device, for every model:
   paper's problem is 256x256 -> 32x32;
 * PGGAN-256, -512 and -1024 (512-d latent, full widths, random weights), inpainting of a
   face-region box (the paper's problem at 1024: a box of 256 x 384 at the face's centre, scaled
-  for the smaller models).
+  for the smaller models);
+* StyleGAN2-256 (SR x8) and -1024 (the face-region inpainting), config F widths
+  (``channel_base`` 32768, 8 mapping layers), random weights, in W (``d = 512``) and in W+
+  (rows ``stylegan2-256-w+``, ``stylegan2-1024-w+``: ``d = num_ws x 512`` = 7,168 and 9,216),
+  truncation 1; in W+ Algorithm 1 runs on the top-32 spectra (``MetricSpectra.matrices``).
 
 The colour models use LPIPS with a *random* AlexNet backbone at the image's native size (the
 cost of a pass does not depend on the weights; no perceptual result is claimed). Costs:
@@ -21,7 +25,8 @@ cost of a pass does not depend on the weights; no perceptual result is claimed).
   (:func:`eglass.geometry.metric_spectra`, ``tol=1e-6``); where not run whole, the time of one
   Hessian-vector product of the full model times the number of products Lanczos needed on a
   reduced-width model of the same latent size and problem (``metrics_topk_extrapolated``);
-* ``algorithm1_s``: Algorithm 1 for K = 1..10 from the metrics (depends on ``d`` only);
+* ``algorithm1_s``: Algorithm 1 for K = 1..10 from the metrics (depends on ``d`` only; from
+  the top-32 spectra where the exact metrics are not computed, i.e. in W+);
 * ``solutions10_s``: ten solutions ``G(z0 + eta d_K)`` in one batch with their errors;
 * ``first_solution_s``: the IAGAN inversion's budget (defaults: 4 restarts x 300 latent steps
   + 300 fine-tuning steps) times one measured Adam step of the full model, extrapolated;
@@ -32,10 +37,12 @@ cost of a pass does not depend on the weights; no perceptual result is claimed).
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/scale.py [--threads 1] [--max-memory-gib 8]
-        [--models mnist-dcgan,biggan-deep-128,...] [--device cpu|cuda]
+        [--models mnist-dcgan,biggan-deep-128,...] [--device cpu|cuda] [--quick]
 
 Writes ``benchmarks/results/scale.json`` (``--out``) and ``scale.png`` (the log-log figure,
-:func:`eglass.figures.scaling_figure`) and prints a table.
+:func:`eglass.figures.scaling_figure`) and prints a table. ``--quick`` checks the script in a
+minute: every model at reduced width (StyleGAN2 also with ``w_dim`` 64), written to
+``scale_quick.json``, no GAN-Geometry comparison; its numbers are not the benchmark's.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ from eglass import figures
 from eglass.directions import directions
 from eglass.distances import LPIPS, default_distance
 from eglass.geometry import (
-    _Blocks,
+    GramBlocks,
     measurement_hvp,
     metric_spectra,
     metrics,
@@ -73,11 +80,14 @@ from eglass.models import (
 )
 from eglass.operators import Inpainting, SuperResolution, box_mask
 from eglass.problem import InverseProblem
+from eglass.stylegan import latent_generator, random_stylegan2, stylegan2_config
 from eglass.utils import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 MODELS = ("mnist-dcgan", "biggan-deep-128", "biggan-deep-256", "pggan-256", "pggan-512",
-          "pggan-1024")
+          "pggan-1024", "stylegan2-256", "stylegan2-256-w+", "stylegan2-1024",
+          "stylegan2-1024-w+")
+NARROW = 32  # reduced models: every width divided by this (same depth, latent, resolution)
 TOP_K = 32
 IAGAN_STEPS = 4 * 300 + 300  # restarts x latent steps (one batch of 4) + fine-tuning steps
 PAPER_TABLE_1 = {  # seconds to 10 solutions, the paper's hardware (not stated beyond a GPU)
@@ -86,17 +96,24 @@ PAPER_TABLE_1 = {  # seconds to 10 solutions, the paper's hardware (not stated b
 }
 
 
-def _generator(name: str, reduced: bool):
-    """The model ``name``: full size, or (``reduced``) the same depth, latent and resolution
-    with far fewer channels -- used only to count Lanczos products and time Algorithm 1."""
+def _generator(name: str, size: str = "full"):
+    """The model ``name`` at ``size``: ``"full"``; ``"narrow"``, the same depth, latent and
+    resolution with every width divided by :data:`NARROW` -- used only to count Lanczos
+    products and time Algorithm 1; ``"quick"``, narrow and (StyleGAN2) ``w_dim`` 64."""
     if name == "mnist-dcgan":
         return load_generator("mnist-dcgan")
-    family, resolution = name.rsplit("-", 1)
-    resolution = int(resolution)
+    family, resolution = name.removesuffix("-w+").rsplit("-", 1)
+    resolution, divisor = int(resolution), 1 if size == "full" else NARROW
     if family == "biggan-deep":
-        config = biggan_config(resolution, channel_width=4 if reduced else 128)
+        config = biggan_config(resolution, channel_width=128 // divisor)
         return BigGANGenerator(random_biggan(config, seed=0), class_id=207)
-    return random_pggan(pggan_config(resolution, width_divisor=32 if reduced else 1), seed=0)
+    if family == "stylegan2":
+        latent = 64 if size == "quick" else 512
+        config = stylegan2_config(resolution, channel_base=32768 // divisor,
+                                  channel_max=512 // divisor, z_dim=latent, w_dim=latent)
+        space = "w+" if name.endswith("-w+") else "w"
+        return latent_generator(random_stylegan2(config, seed=0), space)
+    return random_pggan(pggan_config(resolution, width_divisor=divisor), seed=0)
 
 
 def _problem(name: str, G, device) -> InverseProblem:
@@ -105,10 +122,10 @@ def _problem(name: str, G, device) -> InverseProblem:
     z_star = torch.randn(1, G.latent_dim, generator=torch.Generator().manual_seed(1)).to(device)
     if name == "mnist-dcgan":
         A, distance = SuperResolution(8), default_distance()
-    elif name.startswith("biggan"):
+    elif name.startswith(("biggan", "stylegan2-256")):
         A, distance = SuperResolution(8), LPIPS("alex", pnet_rand=True)
     else:
-        n = int(name.rsplit("-", 1)[1])
+        n = int(name.removesuffix("-w+").rsplit("-", 1)[1])
         mask = box_mask(n, (n // 4, 3 * n // 8), center=(560 * n // 1024, n // 2))
         A, distance = Inpainting(mask), LPIPS("alex", pnet_rand=True)
     A, distance = A.to(device), distance.to(device)
@@ -144,12 +161,11 @@ def _adam_step_s(problem: InverseProblem, z: torch.Tensor, device) -> float:
     return median_time(step, repeats=2)
 
 
-def _lanczos_products(name: str, device, k: int) -> tuple[int, int]:
-    """Hessian-vector products Lanczos needs for the top-k of H_Y and H_X on the reduced model
-    (same latent size, depth, resolution and problem)."""
-    problem = _problem(name, _generator(name, reduced=True), device)
-    z = _latent(problem, device)
-    return metric_spectra(problem, z, k=k, method="top-k").products
+def _reduced_spectra(name: str, device, k: int, size: str):
+    """Top-k spectra of both metrics on the reduced model (same latent size, depth,
+    resolution and problem): its ``products`` are the Lanczos counts the full model needs."""
+    problem = _problem(name, _generator(name, size), device)
+    return metric_spectra(problem, _latent(problem, device), k=k, method="top-k")
 
 
 def _latent(problem: InverseProblem, device) -> torch.Tensor:
@@ -157,39 +173,37 @@ def _latent(problem: InverseProblem, device) -> torch.Tensor:
     return (0.5 * torch.randn(1, problem.latent_dim, generator=g)).to(device)
 
 
-def bench_model(name: str, device, max_memory: int, full_limit: float) -> dict:
-    G = _generator(name, reduced=False)
-    problem = _problem(name, G, device)
-    z = _latent(problem, device)
-    d, pixels = problem.latent_dim, problem.generate(z)[0].numel()
+def _forward(problem: InverseProblem, z: torch.Tensor, device) -> dict:
     with torch.no_grad():
-        _, _, forward_peak = _timed(lambda: problem.generator(z), device)
-        forward_s = median_time(lambda: problem.generator(z), repeats=3)
-    row = {"name": name, "latent_dim": d, "pixels": pixels, "forward_s": forward_s,
-           "forward_peak_bytes": forward_peak}
-    print(f"{name}: d={d}, {pixels:,} pixel values, forward {forward_s:.3f} s", flush=True)
+        _, _, peak = _timed(lambda: problem.generator(z), device)
+        seconds = median_time(lambda: problem.generator(z), repeats=3)
+    return {"forward_s": seconds, "forward_peak_bytes": peak}
 
+
+def _exact_metrics(problem, z, device, max_memory: int, full_limit: float):
+    """The exact metrics (whole, or one block timed and multiplied): ``(row, H_Y, H_X)``,
+    the matrices ``None`` where extrapolated."""
+    d = problem.latent_dim
     plan = plan_metrics(problem, z, max_memory=max_memory)
-    row["plan"] = {"method": plan.method, "chunk_size": plan.chunk_size,
-                   "estimate_bytes": plan.estimate, "reason": plan.reason}
     auto = plan_metrics(problem, z, max_memory=max_memory, k=min(TOP_K, d - 1))
-    row["auto_plan_top32"] = {"method": auto.method, "chunk_size": auto.chunk_size,
-                              "reason": auto.reason}  # what metric_spectra(k=32) would use
+    row = {"plan": {"method": plan.method, "chunk_size": plan.chunk_size,
+                    "estimate_bytes": plan.estimate, "reason": plan.reason},
+           "auto_plan_top32": {"method": auto.method, "chunk_size": auto.chunk_size,
+                               "reason": auto.reason}}  # what metric_spectra(k=32) would use
     chunk = plan.chunk_size
     blocks = -(-d // chunk)
     # a first block (kernel warm-up) and an estimate of the whole from a second one
-    maps = [problem._operator, problem.feature_map]
-    block = _Blocks(problem.generator, maps, z)
+    block = GramBlocks(problem.generator, [problem.operator, problem.feature_map], z)
     block(0, min(chunk, d))
     _, block_s, block_peak = _timed(lambda: block(0, min(chunk, d)), device)
     block = None  # free its saved activations before the next stage
+    H_Y = H_X = None
     if blocks * block_s <= full_limit:
         (H_Y, H_X), exact_s, exact_peak = _timed(
             lambda: metrics(problem, z, max_memory=max_memory), device)
         row.update(metrics_exact_s=exact_s, metrics_exact_peak_bytes=exact_peak,
                    metrics_exact_extrapolated=False)
     else:
-        H_Y = H_X = None
         row.update(metrics_exact_s=blocks * block_s, metrics_exact_peak_bytes=block_peak,
                    metrics_exact_extrapolated=True)
     row["metrics_exact_block"] = {"directions": chunk, "seconds": block_s,
@@ -197,8 +211,14 @@ def bench_model(name: str, device, max_memory: int, full_limit: float) -> dict:
     print(f"  exact metrics: {row['metrics_exact_s']:.1f} s "
           f"({'extrapolated from one block' if H_Y is None else 'measured'}; blocks of {chunk})",
           flush=True)
+    return row, H_Y, H_X
 
-    # top-k: one product of each metric timed on the full model
+
+def _topk_metrics(name, problem, z, device, full_limit: float, size: str):
+    """Top-32 of both metrics by Lanczos: ``(row, spectra)``; where not run whole, one
+    product of each metric timed on this model times the products the reduced model needed
+    (then ``spectra`` are the reduced model's, which have the same shapes)."""
+    d = problem.latent_dim
     v = torch.randn(d, generator=torch.Generator().manual_seed(3)).to(device)
     hvps = [measurement_hvp(problem, z), perceptual_hvp(problem, z)]
     for hvp in hvps:
@@ -209,21 +229,21 @@ def bench_model(name: str, device, max_memory: int, full_limit: float) -> dict:
     if sum(hvp_s) * 6 * TOP_K <= full_limit:
         spectra, topk_s, topk_peak = _timed(
             lambda: metric_spectra(problem, z, k=min(TOP_K, d - 1), method="top-k"), device)
-        products, extrapolated = spectra.products, False
+        extrapolated = False
     else:
-        products = _lanczos_products(name, device, min(TOP_K, d - 1))
-        topk_s = products[0] * hvp_s[0] + products[1] * hvp_s[1]
+        spectra = _reduced_spectra(name, device, min(TOP_K, d - 1), size)
+        topk_s = spectra.products[0] * hvp_s[0] + spectra.products[1] * hvp_s[1]
         topk_peak, extrapolated = hvp_peak, True
-    row.update(metrics_topk_s=topk_s, metrics_topk_peak_bytes=topk_peak,
-               metrics_topk_extrapolated=extrapolated, lanczos_products=list(products),
-               hvp_s=hvp_s)
+    products = spectra.products
     print(f"  top-{TOP_K}: {topk_s:.1f} s ({products} products, "
           f"{'extrapolated' if extrapolated else 'measured'})", flush=True)
+    return {"metrics_topk_s": topk_s, "metrics_topk_peak_bytes": topk_peak,
+            "metrics_topk_extrapolated": extrapolated, "lanczos_products": list(products),
+            "hvp_s": hvp_s}, spectra
 
-    # Algorithm 1 and ten solutions
-    if H_Y is None:  # the matrices' values do not change the cost: the reduced model's
-        small = _problem(name, _generator(name, reduced=True), device)
-        H_Y, H_X = metrics(small, z, max_memory=max_memory)
+
+def _solutions(problem, z, H_Y, H_X, device) -> dict:
+    """Algorithm 1 for K = 1..10 from the metrics, then ten solutions in one batch."""
     alg1_s = median_time(lambda: directions(H_Y, H_X, range(1, 11)), repeats=3)
     dirs = directions(H_Y, H_X, range(1, 11))
     D = torch.stack([dr.d for dr in dirs]).to(z)
@@ -233,24 +253,49 @@ def bench_model(name: str, device, max_memory: int, full_limit: float) -> dict:
         return problem.error(x)
 
     _, solutions_s, solutions_peak = _timed(ten_solutions, device)
-    row.update(algorithm1_s=alg1_s, solutions10_s=solutions_s,
-               solutions10_peak_bytes=solutions_peak)
+    return {"algorithm1_s": alg1_s, "solutions10_s": solutions_s,
+            "solutions10_peak_bytes": solutions_peak}
+
+
+def bench_model(name: str, device, max_memory: int, full_limit: float,
+                quick: bool = False) -> dict:
+    """One row of the results: every cost of e-GLASS on model ``name``."""
+    size = "quick" if quick else "full"
+    problem = _problem(name, _generator(name, size), device)
+    z = _latent(problem, device)
+    d, pixels = problem.latent_dim, problem.generate(z)[0].numel()
+    row = {"name": name, "latent_dim": d, "pixels": pixels, **_forward(problem, z, device)}
+    print(f"{name}: d={d}, {pixels:,} pixel values, forward {row['forward_s']:.3f} s",
+          flush=True)
+    exact, H_Y, H_X = _exact_metrics(problem, z, device, max_memory, full_limit)
+    topk, spectra = _topk_metrics(name, problem, z, device, full_limit,
+                                  "quick" if quick else "narrow")
+    row.update(exact, **topk)
+    if H_Y is None and name.endswith("-w+"):  # W+: Algorithm 1 from the top-32 spectra
+        H_Y, H_X = spectra.matrices()
+        row["algorithm1_from"] = "top-32 spectra"
+    elif H_Y is None:  # the matrices' values do not change the cost: the reduced model's
+        small = _problem(name, _generator(name, "quick" if quick else "narrow"), device)
+        H_Y, H_X = metrics(small, z, max_memory=max_memory)
+    row.update(_solutions(problem, z, H_Y, H_X, device))
     row["first_solution_s"] = IAGAN_STEPS * _adam_step_s(problem, z, device)
     row["first_solution_extrapolated"] = True
     row["to_10_solutions_exact_s"] = (row["first_solution_s"] + row["metrics_exact_s"]
-                                      + alg1_s + solutions_s)
-    row["to_10_solutions_topk_s"] = (row["first_solution_s"] + topk_s + alg1_s + solutions_s)
+                                      + row["algorithm1_s"] + row["solutions10_s"])
+    row["to_10_solutions_topk_s"] = (row["first_solution_s"] + row["metrics_topk_s"]
+                                     + row["algorithm1_s"] + row["solutions10_s"])
     for key in ("metrics_exact_s", "metrics_topk_s", "algorithm1_s", "solutions10_s",
                 "first_solution_s"):
-        row[key.removesuffix("_s") + "_x_forward"] = row[key] / forward_s
-    print(f"  Algorithm 1 {alg1_s * 1e3:.1f} ms, 10 solutions {solutions_s:.2f} s, first "
-          f"solution ~{row['first_solution_s']:.0f} s (extrapolated)", flush=True)
+        row[key.removesuffix("_s") + "_x_forward"] = row[key] / row["forward_s"]
+    print(f"  Algorithm 1 {row['algorithm1_s'] * 1e3:.1f} ms, 10 solutions "
+          f"{row['solutions10_s']:.2f} s, first solution ~{row['first_solution_s']:.0f} s "
+          "(extrapolated)", flush=True)
     return row
 
 
 def gan_geometry(name: str, device, rows: int, full_limit: float) -> dict:
     """H_X by GAN-Geometry's double backprop beside ours (exact, one pass or blocks)."""
-    problem = _problem(name, _generator(name, reduced=False), device)
+    problem = _problem(name, _generator(name), device)
     z = _latent(problem, device)
     d = problem.latent_dim
     reference_hessian(problem, z, rows=1)  # warm-up
@@ -262,7 +307,7 @@ def gan_geometry(name: str, device, rows: int, full_limit: float) -> dict:
     _, ours_s, _ = _timed(lambda: perceptual_metric(problem, z), device) \
         if whole else (None, None, None)
     if ours_s is None:  # time one block of ours as well and extrapolate both the same way
-        block = _Blocks(problem.generator, [problem.feature_map], z)
+        block = GramBlocks(problem.generator, [problem.feature_map], z)
         block(0, 8)
         _, block_s, _ = _timed(lambda: block(0, 8), device)
         ours_s = block_s * d / 8
@@ -283,10 +328,16 @@ def main() -> None:
     parser.add_argument("--max-memory-gib", type=float, default=8.0)
     parser.add_argument("--full-limit", type=float, default=120.0,
                         help="run a cost whole when it is expected under this many seconds")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"results file (default {RESULTS.name}; scale_quick.json with "
+                        "--quick)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the models already in --out that this run does not measure")
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced-width models: checks the script, not a benchmark")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = RESULTS.with_name("scale_quick.json") if args.quick else RESULTS
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     max_memory = int(args.max_memory_gib * 2**30)
@@ -294,8 +345,9 @@ def main() -> None:
         "device": str(device), "threads": args.threads, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
         "max_memory_bytes": max_memory, "top_k": TOP_K,
-        "note": "random-weight full-size architectures: costs only, no image quality; "
-                "*_extrapolated marks costs not run whole (see the script's docstring)",
+        "note": ("QUICK CHECK: reduced-width models, not the benchmark" if args.quick else
+                 "random-weight full-size architectures: costs only, no image quality; "
+                 "*_extrapolated marks costs not run whole (see the script's docstring)"),
         "models": [],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -305,10 +357,10 @@ def main() -> None:
                              if m["name"] not in names]
     models = results["models"]
     for name in names:
-        models.append(bench_model(name, device, max_memory, args.full_limit))
+        models.append(bench_model(name, device, max_memory, args.full_limit, args.quick))
         args.out.write_text(json.dumps(results, indent=1))  # a partial file survives a crash
-    comparison = [gan_geometry("mnist-dcgan", device, 8, args.full_limit)]
-    if any(m["name"] == "biggan-deep-128" for m in models):
+    comparison = [] if args.quick else [gan_geometry("mnist-dcgan", device, 8, args.full_limit)]
+    if any(m["name"] == "biggan-deep-128" for m in models) and not args.quick:
         comparison.append(gan_geometry("biggan-deep-128", device, 3, 0.0))
 
     def ours(name: str, key: str) -> float | None:

@@ -21,8 +21,8 @@ The timed comparisons with e-GLASS live in :mod:`eglass.comparison`.
 >>> G = models.load_generator("mnist-dcgan")
 >>> A = operators.SuperResolution(8)
 >>> x = G(torch.randn(1, 64, generator=torch.Generator().manual_seed(0)))
->>> y = A(x)
->>> solutions = pulse(G, A, y, 4, seed=0, progress=False, warn=False)
+>>> problem = InverseProblem(G, A, A(x))
+>>> solutions = pulse(problem, 4, seed=0, progress=False, warn=False)
 >>> solutions.method, len(solutions), solutions.columns["steps_used"].shape
 ('PULSE', 4, torch.Size([4]))
 """
@@ -39,7 +39,14 @@ from tqdm.auto import tqdm
 
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions
-from .utils import check_finite, check_latents, make_generator
+from .utils import (
+    check_finite,
+    check_latents,
+    check_number,
+    check_one_of,
+    check_positive_int,
+    make_generator,
+)
 
 __all__ = ["LR_SCHEDULES", "pulse", "pulse_lr_factor", "langevin"]
 
@@ -69,11 +76,11 @@ def pulse_lr_factor(step: int, steps: int, schedule: str = "linear1cycledrop") -
     raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
 
 
-def _one_measurement(problem: InverseProblem, n: int) -> None:
+def _one_measurement(problem: InverseProblem, n: int) -> int:
     """Check that the problem holds one measurement and that ``n`` is a positive count."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n (number of solutions) must be a positive int, got {n!r}")
+    n = check_positive_int("n (number of solutions)", n)
     problem.require_one("this baseline")
+    return n
 
 
 def _to_sphere(z: torch.Tensor) -> torch.Tensor:
@@ -81,7 +88,7 @@ def _to_sphere(z: torch.Tensor) -> torch.Tensor:
     return z * (z.shape[1] ** 0.5 / z.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
-@accepts_problem("A", "y")
+@accepts_problem("A", "y", legacy="silent")
 def pulse(
     problem: InverseProblem,
     n: int,
@@ -138,14 +145,12 @@ def pulse(
         (the random starts ``(n, d)``); ``(~solutions.feasible()).sum()`` counts the
         restarts that never reached ``eps``.
     """
-    _one_measurement(problem, n)
+    n = _one_measurement(problem, n)
     d, dtype, device = problem.latent_dim, problem.dtype, problem.y.device
-    if isinstance(steps, bool) or not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = check_positive_int("steps", steps)
     for name, value in (("eps", eps), ("lr", lr), ("loss_weight", loss_weight)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    pulse_lr_factor(0, steps, lr_schedule)  # validates the schedule name
+        check_number(name, value, positive=True)
+    check_one_of("lr_schedule", lr_schedule, LR_SCHEDULES)
 
     gen = make_generator(seed, device)
     start = time.perf_counter()
@@ -258,15 +263,13 @@ def langevin(
         (the chain of each sample) and ``"step"`` (the Langevin step it was taken at);
         ``params`` holds ``sigma`` and the ``step_size`` used.
     """
-    _one_measurement(problem, n)
+    n = _one_measurement(problem, n)
     d, dtype, device = problem.latent_dim, problem.dtype, problem.y.device
-    if not sigma > 0 or not (step_size is None or step_size > 0):
-        raise ValueError(
-            f"sigma and step_size must be positive, got sigma={sigma}, step_size={step_size}"
-        )
-    for name, value, low in (("burn_in", burn_in, 0), ("thin", thin, 1), ("chains", chains, 1)):
-        if not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    check_number("sigma", sigma, positive=True)
+    if step_size is not None:
+        check_number("step_size", step_size, positive=True)
+    burn_in = check_positive_int("burn_in", burn_in, minimum=0)
+    thin, chains = check_positive_int("thin", thin), check_positive_int("chains", chains)
     gen = make_generator(seed, device)
     start = time.perf_counter()
     if init is None:

@@ -32,6 +32,7 @@ from .explore import starting_points
 from .methods import label
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions, concat
+from .tables import benchmark_table, diversity_table, solutions_table  # noqa: F401 (moved)
 from .utils import check_positive_int, make_generator
 
 __all__ = [
@@ -260,84 +261,3 @@ def compare(
             run_pulse(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed),
             run_langevin(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed))
     return {label(run.method): run for run in runs}
-
-
-def solutions_table(
-    runs: dict[str, Solutions],
-    counts: tuple[int, ...] = (10,),
-    taus: tuple[float, ...] = (1e-2,),
-) -> str:
-    r"""A text table: per method, seconds to ``k`` feasible solutions for each ``k`` in
-    ``counts`` and :math:`\tau`, the ratio to the first method, candidates tried and the
-    feasible fraction."""
-    keys = [(k, tau) for tau in taus for k in counts]
-    base = next(iter(runs.values()))
-    head = f"{'method':10s}" + "".join(f"{f't{k}@{tau:g} [s]':>16s}" for k, tau in keys)
-    head += f"{'ratio':>9s}{'tried':>7s}{'feasible':>10s}"
-    lines = [head]
-    for name, run in runs.items():
-        row = f"{name:10s}"
-        for k, tau in keys:
-            t = run.time_to(k, tau)
-            row += f"{'not reached':>16s}" if t is None else f"{t:16.2f}"
-        t, t0 = run.time_to(*keys[0]), base.time_to(*keys[0])
-        ratio = "-" if t is None or t0 is None else f"{t / t0:.1f}x"
-        row += f"{ratio:>9s}{len(run):7d}{run.feasible_fraction(keys[0][1]):10.2f}"
-        lines.append(row)
-    return "\n".join(lines)
-
-
-def _cell(t, reached, n):
-    if t is None:
-        return "not reached"
-    return f"{t:.2f}" + ("" if reached == n else f" ({reached}/{n})")
-
-
-def benchmark_table(summary: dict, n_digits: int) -> str:
-    """Text table of a ``benchmarks/solutions.py`` summary (one problem): median seconds to
-    k feasible solutions per method (``(r/n)``: reached on only r of n digits), feasible
-    fraction, diversity and confidence of the first 10, and the median per-digit time ratios
-    to e-GLASS."""
-    keys = list(next(iter(summary.values()))["time_to"])
-    width = max(9, *map(len, summary))
-    lines = [f"{'method':{width}s}" + "".join(f"{'t' + k + ' [s]':>17s}" for k in keys)
-             + f"{'feas@0.01':>10s}{'div@10':>8s}{'cls@10':>7s}{'conf@10':>8s}"]
-    for method, s in summary.items():
-        div = s["mean_distance@10"]
-        lines.append(
-            f"{method:{width}s}" + "".join(
-                f"{_cell(s['time_to'][k], s['reached'][k], n_digits):>17s}" for k in keys)
-            + f"{s['feasible_fraction']['0.01']:10.2f}"
-            + f"{'-' if div is None else format(div, '.3f'):>8s}"
-            + f"{s['classes@10'] or 0:7.1f}{s['confidence@10'] or 0:8.2f}")
-    for method in list(summary)[1:]:
-        ratios = summary[method]["ratio_vs_eglass"]
-        lines.append(f"{method + ' / e-GLASS':{width + 10}s}" + "  ".join(
-            f"{k}: {'-' if ratios[k] is None else format(ratios[k], '.1f') + 'x'}"
-            for k in keys))
-    return "\n".join(lines)
-
-
-def diversity_table(summary: dict) -> str:
-    """Text table of a ``benchmarks/solutions.py`` summary (one problem): per method, the
-    diversity of its first 10 feasible solutions against PULSE's (distinct classes and their
-    difference to PULSE's, mean pairwise perceptual distance and its ratio to PULSE's, both
-    medians over digits of per-digit values) and where its time to 100 went (median seconds
-    of first solution, metrics, Algorithm 1's directions, solutions)."""
-    width = max(9, *map(len, summary))
-    parts = ("first_solution", "metrics", "directions", "solutions")
-    lines = [f"{'method':{width}s}{'cls@10':>7s}{'-PULSE':>7s}{'div@10':>8s}{'/PULSE':>7s}"
-             + "".join(f"{p.replace('_solution', ' sol') + ' [s]':>15s}" for p in parts)]
-
-    def num(value, fmt):
-        return "-" if value is None else format(value, fmt)
-
-    for method, s in summary.items():
-        cost = s.get("breakdown", {})
-        lines.append(
-            f"{method:{width}s}{num(s['classes@10'], '.1f'):>7s}"
-            f"{num(s.get('classes_minus_pulse@10'), '+.1f'):>7s}"
-            f"{num(s['mean_distance@10'], '.3f'):>8s}"
-            f"{num(s.get('distance_vs_pulse@10'), '.2f'):>7s}"
-            + "".join(f"{num(cost.get(p), '.3f'):>15s}" for p in parts))
-    return "\n".join(lines)

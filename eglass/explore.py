@@ -48,7 +48,7 @@ from .inversion import fast_start, invert
 from .methods import check_etas, get_method, method_names
 from .methods import run as run_method
 from .problem import InverseProblem, accepts_problem
-from .results import Solutions, concat, summarize, summary_table
+from .results import Solutions, concat, summarize
 from .utils import check_one_of, stopwatch
 from .walk import WalkSettings, null_space_walk, walk_versus_line
 
@@ -73,7 +73,6 @@ __all__ = [
     "WalkSettings",
     "concat",
     "summarize",
-    "summary_table",
 ]
 
 

@@ -36,6 +36,7 @@ from .checkpoints import (
 from .networks import DigitClassifier, Discriminator, Generator, LatentEncoder
 from .pggan import PGGANGenerator, load_pggan, pggan_config, random_pggan
 from .priors import default_prior, get_prior
+from .stylegan import load_stylegan
 
 __all__ = [
     "Generator",
@@ -61,6 +62,7 @@ __all__ = [
     "load_pggan",
     "pggan_config",
     "random_pggan",
+    "load_stylegan",
 ]
 
 

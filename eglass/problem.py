@@ -22,19 +22,29 @@ tensor([0.])
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .deepinv_ops import as_operator
 from .evaluate import TAU, measurement_error, residual_error
-from .utils import check_finite, check_generator, format_shape
+from .operators import as_operator
+from .utils import (
+    check_eval_mode,
+    check_finite,
+    check_generator,
+    check_number,
+    check_one_of,
+    check_positive_int,
+    format_shape,
+)
 
-__all__ = ["InverseProblem", "accepts_problem"]
+__all__ = ["InverseProblem", "accepts_problem", "check_measurements"]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -68,21 +78,28 @@ class InverseProblem:
     def __post_init__(self):
         # The one place eglass converts an operator it is handed (a deepinv physics).
         object.__setattr__(self, "operator", as_operator(self.operator))
-        dim = check_generator(self.generator)
-        _check_eval_mode(self.generator)
-        x = _probe(self.generator, dim)
+        self._check_images(_checked_probe(self.generator))
+        _check_distance(self.distance)
+
+    def _check_images(self, x: torch.Tensor) -> None:
+        """Check that the operator takes the generator's images ``x`` ``(1, C, H, W)`` and
+        that ``y`` is shaped like their measurements; remember what the probe gave."""
         if self.operator is not None:
             measured = _apply(self.operator, x)
             if self.y is not None:
-                _check_measurements(self.y, measured, x)
+                check_measurements(self.y, measured.shape,
+                                   f"A(G(z)) for {format_shape(x[0])} images", batch=None)
         elif self.y is not None:
             raise ValueError("y was given without an operator; pass operator= as well")
-        if self.distance is not None and not callable(self.distance):
-            raise TypeError(
-                "distance must be an eglass.distances.Distance (e.g. LPIPS('alex') or "
-                f"default_distance()) or a callable (x0, x1) -> (N,), got "
-                f"{type(self.distance).__name__} {self.distance!r}"
-            )
+        object.__setattr__(self, "_probed", _kind(x))
+
+    def _derived(self, **changes) -> InverseProblem:
+        """A copy with ``changes``, without re-running the checks of what did not change
+        (``dataclasses.replace`` would run the generator again)."""
+        new = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)
+        return new
 
     # ----------------------------------------------------------------- what it is made of
 
@@ -90,6 +107,11 @@ class InverseProblem:
     def latent_dim(self) -> int:
         """``d``, the generator's latent dimension."""
         return self.generator.latent_dim
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the generator's images (read once, when the problem was made)."""
+        return self._probed[0]
 
     @property
     def n(self) -> int:
@@ -115,26 +137,43 @@ class InverseProblem:
         return f"InverseProblem({type(self.generator).__name__}, {op}, {y}, {dist})"
 
     def with_generator(self, generator: nn.Module) -> InverseProblem:
-        """The same problem on another generator (e.g. IAGAN's fine-tuned copy)."""
-        return replace(self, generator=generator)
+        """The same problem on another generator (e.g. IAGAN's fine-tuned copy): one pass of
+        the new generator checks it; the operator and ``y`` are checked again only if its
+        images differ in shape, dtype or device from the old one's."""
+        x = _checked_probe(generator)
+        new = self._derived(generator=generator)
+        if _kind(x) != self._probed:
+            new._check_images(x)
+        return new
 
     def with_distance(self, distance: Callable | None) -> InverseProblem:
-        """The same problem with another perceptual distance."""
-        return replace(self, distance=distance)
+        """The same problem with another perceptual distance (no generator pass)."""
+        _check_distance(distance)
+        return self._derived(distance=distance)
 
     def measurement(self, i: int) -> InverseProblem:
-        """The problem of measurement ``i`` alone (``y[i:i+1]``)."""
+        """The problem of measurement ``i`` alone (``y[i:i+1]``; no generator pass)."""
         if not -self.n <= i < self.n:
             raise IndexError(f"measurement index {i} out of range for {self.n} measurement(s)")
         i = i % self.n
-        return replace(self, y=self._y[i : i + 1])
+        return self._derived(y=self._y[i : i + 1])
+
+    def measurements(self, rows) -> InverseProblem:
+        """The problem of the measurements ``rows`` alone (indices or a boolean mask over
+        ``y``'s batch; no generator pass)."""
+        index = torch.as_tensor(rows, device=self._y.device)
+        y = self._y[index] if index.numel() else self._y[:0]
+        if y.ndim != self._y.ndim or y.shape[0] == 0:
+            raise IndexError(f"rows must select at least one of the {self.n} measurement(s) "
+                             f"(indices or a boolean mask), got {rows!r}")
+        return self._derived(y=y)
 
     # ----------------------------------------------------------------- the maps
 
     def measure(self, z: torch.Tensor) -> torch.Tensor:
         r""":math:`\phi(z) = A(G(z))` for latents ``(N, d)``: the one place eglass composes
         the operator with the generator."""
-        return self._operator(self.generator(z))
+        return self.A(self.generator(z))
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         r""":math:`F(G(z))`, the distance's scaled feature vector ``(N, P)`` of ``G(z)``, whose
@@ -155,8 +194,7 @@ class InverseProblem:
 
     def generate(self, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Images ``G(z)`` ``(N, C, H, W)`` without gradients, ``batch_size`` latents a pass."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         with torch.no_grad():
             return torch.cat([self.generator(chunk) for chunk in z.split(batch_size)])
 
@@ -172,7 +210,7 @@ class InverseProblem:
         r"""Measurement error of images ``x`` ``(N, C, H, W)``:
         :math:`\operatorname{mean}(((A x - y)/2)^2)` per image, ``(N,)``
         (:func:`eglass.evaluate.measurement_error`)."""
-        return measurement_error(self._operator, x, self._y)
+        return measurement_error(self.A, x, self._y)
 
     def latent_error(self, z: torch.Tensor) -> torch.Tensor:
         """Measurement error of ``G(z)`` for latents ``(N, d)``, ``(N,)``, from
@@ -182,13 +220,12 @@ class InverseProblem:
 
     def feasible(self, x: torch.Tensor, tau: float = TAU) -> torch.Tensor:
         """Boolean ``(N,)``: which images have :meth:`error` ``<= tau``."""
-        if not tau > 0:
-            raise ValueError(f"tau must be positive, got {tau}")
+        check_number("tau", tau, positive=True)
         return self.error(x) <= tau
 
     def pseudo_inverse(self) -> torch.Tensor:
         r""":math:`A^\dagger y`, what the measurements alone say about the image."""
-        dagger = getattr(self._operator, "A_dagger", None)
+        dagger = getattr(self.A, "A_dagger", None)
         if not callable(dagger):
             raise TypeError(f"{type(self.operator).__name__} has no A_dagger(y)")
         return dagger(self._y)
@@ -198,7 +235,7 @@ class InverseProblem:
     def require_one(self, what: str) -> InverseProblem:
         """Check that the problem holds exactly one measurement (what ``what`` explores or
         samples) and that the generator is still in eval mode; return the problem."""
-        _check_eval_mode(self.generator)
+        check_eval_mode(self.generator)
         if self.n != 1:
             raise ValueError(f"{what} works on the measurements of ONE image, shape (1, ...); "
                              f"this problem holds y of shape {format_shape(self._y)}: use "
@@ -225,7 +262,9 @@ class InverseProblem:
         return z.detach().reshape(1, dim)
 
     @property
-    def _operator(self) -> Callable:
+    def A(self) -> Callable:
+        """The operator :math:`A` where one is required: ``operator``, or a ``TypeError``
+        saying that this problem has none."""
         if self.operator is None:
             raise TypeError("this InverseProblem has no operator; pass operator=")
         return self.operator
@@ -237,16 +276,17 @@ class InverseProblem:
         return self.y
 
 
-def _check_eval_mode(G: nn.Module) -> None:
-    stateful = [name or type(G).__name__ for name, m in G.named_modules()
-                if m.training and isinstance(m, nn.modules.batchnorm._BatchNorm | nn.Dropout)]
-    if stateful:
-        raise ValueError(
-            f"the generator has batch-norm/dropout layers in training mode ({stateful[:3]}); "
-            "e-GLASS needs the deterministic generator, so eglass never switches your model: "
-            "call G.eval() first (in training mode BatchNorm would also mix the latents of a "
-            "batch and change its running statistics)"
-        )
+def _checked_probe(G: nn.Module) -> torch.Tensor:
+    """Check a generator (``latent_dim``, the one eval-mode rule) and return its image of one
+    latent, ``G(0)`` ``(1, C, H, W)``: its one forward pass."""
+    dim = check_generator(G)
+    check_eval_mode(G)
+    return _probe(G, dim)
+
+
+def _kind(x: torch.Tensor) -> tuple:
+    """What the checks of the operator and ``y`` depend on: the images' shape, dtype, device."""
+    return tuple(x.shape[1:]), x.dtype, x.device
 
 
 def _probe(G: nn.Module, dim: int) -> torch.Tensor:
@@ -277,57 +317,195 @@ def _apply(A: Callable, x: torch.Tensor) -> torch.Tensor:
                          f"generator's images of shape {format_shape(x)}: {err}") from err
 
 
-def _check_measurements(y: torch.Tensor, measured: torch.Tensor, x: torch.Tensor) -> None:
+def check_measurements(y: torch.Tensor, measured: tuple, what: str, *, batch: int | None) -> None:
+    """Check that ``y`` is a finite tensor of measurements shaped like ``measured`` (the shape
+    of ``what``, e.g. ``"A(x)"``) but for its batch size: any ``N >= 1`` if ``batch`` is
+    ``None``, else ``batch`` or 1 (broadcast)."""
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"y must be a torch.Tensor of measurements (N,...), "
                         f"got {type(y).__name__}")
     check_finite("y", y)
     want = format_shape(measured, batch="N")
-    if y.ndim != measured.ndim or y.shape[1:] != measured.shape[1:] or y.shape[0] < 1:
-        raise ValueError(f"y has shape {format_shape(y)} but A(G(z)) for "
-                         f"{format_shape(x[0])} images has shape {want}; expected {want} "
-                         "with N >= 1")
+    same = y.ndim == len(measured) and tuple(y.shape[1:]) == tuple(measured[1:])
+    n_ok = y.shape[0] >= 1 if batch is None else y.shape[0] in (batch, 1)
+    if not (same and n_ok):
+        raise ValueError(f"y has shape {format_shape(y)} but {what} has shape {want}; "
+                         f"expected {want}" + (" with N >= 1" if batch is None else ""))
 
 
+def _check_distance(distance) -> None:
+    if distance is not None and not callable(distance):
+        raise TypeError(
+            "distance must be an eglass.distances.Distance (e.g. LPIPS('alex') or "
+            f"default_distance()) or a callable (x0, x1) -> (N,), got {_describe(distance)}"
+        )
+
+
+def _describe(value) -> str:
+    """A short description of an argument for an error message (never a tensor's values)."""
+    if isinstance(value, torch.Tensor):
+        return f"Tensor {format_shape(value)}"
+    if isinstance(value, str | int | float | bool) or value is None:
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+# ----------------------------------------------------------------------------- call forms
+
+# What followed the generator in an older call -> the InverseProblem field it fills.
 _LEGACY_NAMES = {"A": "operator", "y": "y", "distance": "distance", "dist": "distance"}
+_KINDS = {"A": "an operator", "y": "measurements (a tensor)", "distance": "a distance",
+          "dist": "a distance"}
+LEGACY_FORMS = ("silent", "warn")
 
 
-def accepts_problem(*parts: str):
-    """Let ``fn(problem, ...)`` also be called the older way, ``fn(G, *parts, ...)``.
+def accepts_problem(*parts: str, legacy: str = "warn"):
+    r"""Let ``fn(problem, ...)`` also be called the older way, ``fn(G, *parts, ...)``.
 
-    ``parts`` names what followed the generator (``"A"``, ``"y"``, ``"distance"``); they may
-    be given positionally or by those names. A keyword ``distance=`` the function does not
-    take goes into the problem too. The wrapped function always receives an
-    :class:`InverseProblem` (after ``self`` for a method such as ``__init__``).
+    ``parts`` names what followed the generator in the older form (``"A"``, ``"y"``,
+    ``"distance"``); they may be given positionally or by those names. A keyword
+    ``distance=`` the function does not take goes into the problem too. The wrapped function
+    always receives an :class:`InverseProblem` (after ``self`` for a method such as
+    ``__init__``).
+
+    ``legacy`` says what the older form does: ``"silent"`` for one the design reference lists
+    (it keeps working quietly), ``"warn"`` for any other (it works, with a ``FutureWarning``
+    giving the problem-first line to write instead). A call that fits neither form raises a
+    ``TypeError`` naming both. The wrapper records ``(parts, legacy)`` as ``older_form``.
+
+    >>> import warnings
+    >>> from torch import nn
+    >>> class Flat(nn.Module):
+    ...     latent_dim = 2
+    ...     def forward(self, z):
+    ...         return z.view(-1, 1, 1, 2)
+    >>> @accepts_problem("A", "y")
+    ... def fit(problem, steps, *, lr=0.1):
+    ...     return problem.n * steps
+    >>> G, A, y = Flat(), nn.Identity(), torch.zeros(3, 1, 1, 2)
+    >>> fit(InverseProblem(G, A, y), 10)
+    30
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     fit(G, A, y, 10, lr=0.5)
+    30
+    >>> print(str(caught[0].message).replace("; ", ";\n"))
+    fit(G, A, y, ...) is the older call form;
+    write fit(InverseProblem(G, A, y), steps, ...) instead
+    >>> try:
+    ...     fit(G, A, 10)
+    ... except TypeError as err:
+    ...     print(str(err).replace(", or ", ",\nor ").replace("; ", ";\n"))
+    fit() is called as fit(problem, steps, ...) with problem = InverseProblem(G, A, y),
+    or the older way fit(G, A, y, steps, ...);
+    got fit(Flat, Identity, int 10): y is int 10, not measurements (a tensor)
     """
+    unknown = [name for name in parts if name not in _LEGACY_NAMES]
+    if unknown:
+        raise ValueError(f"accepts_problem takes parts among {tuple(_LEGACY_NAMES)}, "
+                         f"got {unknown}")
+    check_one_of("legacy", legacy, LEGACY_FORMS)
 
     def wrap(fn):
-        names = list(inspect.signature(fn).parameters)
-        skip = 1 if names[0] == "self" else 0
-        takes_distance = "distance" in names
+        forms = _CallForms(fn, parts, legacy)
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            head, (first, *args) = args[:skip], args[skip:]
-            extra = {} if takes_distance or "distance" not in kwargs else {
-                "distance": kwargs.pop("distance")}
+            seen = (args, dict(kwargs))
+            head, first, args = forms.split(args, kwargs, seen)
+            extra = forms.extra_distance(kwargs)
             if isinstance(first, InverseProblem):
-                if "distance" in extra:
+                if extra:
                     first = first.with_distance(extra["distance"])
                 return fn(*head, first, *args, **kwargs)
-            given = dict(zip(parts, args, strict=False))
-            args = args[len(given):]
-            for name in parts[len(given):]:
-                if name in kwargs:
-                    given[name] = kwargs.pop(name)
-            missing = [name for name in parts if name not in given]
-            if missing:
-                raise TypeError(f"{fn.__qualname__}() takes an InverseProblem, or a generator "
-                                f"followed by {', '.join(parts)}; missing {missing}")
-            fields = {_LEGACY_NAMES[name]: value for name, value in given.items()}
-            problem = InverseProblem(first, **{**fields, **extra})
+            problem, args = forms.older(head, first, args, kwargs, extra, seen)
             return fn(*head, problem, *args, **kwargs)
 
+        call.older_form = (parts, legacy)
         return call
 
     return wrap
+
+
+class _CallForms:
+    """The two ways of calling one decorated function, and what to say about a call."""
+
+    def __init__(self, fn, parts: tuple[str, ...], legacy: str):
+        self.signature = inspect.signature(fn)
+        params = list(self.signature.parameters.values())
+        self.skip = 1 if params and params[0].name == "self" else 0
+        self.first = params[self.skip].name
+        self.after = [p.name for p in params[self.skip + 1:]
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.required = [p.name for p in params[self.skip + 1:] if p.default is p.empty
+                         and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.takes_distance = "distance" in self.signature.parameters
+        self.parts, self.legacy = parts, legacy
+        init = fn.__name__ == "__init__"  # a class: called by its name
+        self.name = fn.__qualname__.rsplit(".", 1)[0] if init else fn.__qualname__
+
+    def split(self, args: tuple, kwargs: dict, seen) -> tuple[tuple, object, list]:
+        """``(self,)`` or ``()``, the first argument (problem or generator), the rest."""
+        head, rest = args[: self.skip], list(args[self.skip:])
+        if rest:
+            return head, rest[0], rest[1:]
+        if self.first in kwargs:
+            return head, kwargs.pop(self.first), []
+        raise self.neither(seen, "no problem was given")
+
+    def extra_distance(self, kwargs: dict) -> dict:
+        if self.takes_distance or "distance" not in kwargs:
+            return {}
+        return {"distance": kwargs.pop("distance")}
+
+    def older(self, head, G, args: list, kwargs: dict, extra: dict, seen):
+        """The problem of an older-form call ``fn(G, *parts, ...)`` and the arguments after
+        the parts; warns unless this older form is one kept silently."""
+        if not isinstance(G, nn.Module):
+            raise self.neither(seen, f"the first argument is {_describe(G)}, neither an "
+                                     "InverseProblem nor a generator (nn.Module)")
+        given = dict(zip(self.parts, args, strict=False))
+        args = args[len(given):]
+        for name in self.parts[len(given):]:
+            if name in kwargs:
+                given[name] = kwargs.pop(name)
+        missing = [name for name in self.parts if name not in given]
+        if missing:
+            raise self.neither(seen, f"missing {', '.join(missing)}")
+        for name, value in given.items():
+            if (name == "y") != isinstance(value, torch.Tensor) and value is not None:
+                raise self.neither(seen, f"{name} is {_describe(value)}, not {_KINDS[name]}")
+        try:
+            self.signature.bind(*head, None, *args, **kwargs)
+        except TypeError as err:
+            raise self.neither(seen, str(err)) from None
+        problem = InverseProblem(G, **{_LEGACY_NAMES[k]: v for k, v in given.items()}, **extra)
+        if self.legacy == "warn":
+            warnings.warn(self.advice(given, args, kwargs, extra), FutureWarning, stacklevel=3)
+        return problem, args
+
+    def advice(self, given: dict, args: list, kwargs: dict, extra: dict) -> str:
+        """The problem-first line to write instead of an older-form call."""
+        problem = _constructor([_LEGACY_NAMES[name] for name in given] + list(extra))
+        call = ", ".join([problem, *self.after[: len(args)], *["..."] * bool(kwargs)])
+        return (f"{self.name}({', '.join(['G', *self.parts])}, ...) is the older call form; "
+                f"write {self.name}({call}) instead")
+
+    def neither(self, seen, reason: str) -> TypeError:
+        """The error for a call that fits neither form."""
+        args, kwargs = seen
+        required = "".join(f"{name}, " for name in self.required)
+        got = [_describe(a) for a in args[self.skip:]] + [f"{k}=..." for k in kwargs]
+        problem = _constructor([_LEGACY_NAMES[name] for name in self.parts])
+        return TypeError(
+            f"{self.name}() is called as {self.name}(problem, {required}...) with problem = "
+            f"{problem}, or the older way {self.name}({', '.join(['G', *self.parts])}, "
+            f"{required}...); got {self.name}({', '.join(got)}): {reason}")
+
+
+def _constructor(fields: list[str]) -> str:
+    """``InverseProblem(G, A, y, distance=distance)`` with the ``fields`` given."""
+    args = ["G"] + ["A"] * ("operator" in fields)
+    args += ["y" if "operator" in fields else "y=y"] * ("y" in fields)
+    args += ["distance=distance"] * ("distance" in fields)
+    return f"InverseProblem({', '.join(args)})"

@@ -25,7 +25,7 @@ import torch
 
 from .evaluate import TAU, TAU_STRICT, diversity
 
-__all__ = ["Solutions", "concat", "summarize", "summary_table"]
+__all__ = ["Solutions", "concat", "summarize"]
 
 
 @dataclass
@@ -187,25 +187,3 @@ def summarize(
         if classifier is not None:
             row["classes"] = sum(d.classes for d in divs) / len(divs)
     return row
-
-
-def summary_table(rows: Sequence[dict], markdown: bool = False) -> str:
-    """A table of :func:`summarize` rows: plain text, or a Markdown table if ``markdown``."""
-    cols = ["method", "solutions", "feasible", "feasible 1e-3", "error range",
-            "median perceptual", "mean pairwise", "digits"]
-    cells = []
-    for r in rows:
-        classes = r.get("classes")
-        cells.append([
-            r["method"], str(r["n"]), f"{r['feasible']:.0%}", f"{r['feasible_strict']:.0%}",
-            f"[{r['error_min']:.1e}, {r['error_max']:.1e}]", f"{r['perceptual']:.3g}",
-            f"{r.get('pairwise', math.nan):.3g}",
-            "-" if classes is None else f"{classes:.3g}",
-        ])
-    if markdown:
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells])
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(cols)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(cols, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(c, widths, strict=True)) for c in cells]
-    return "\n".join(lines)

@@ -7,14 +7,9 @@ import pytest
 import torch
 from test_baselines import on_sphere_measurements, pool
 
-from eglass.comparison import (
-    benchmark_table,
-    run_eglass,
-    run_langevin,
-    run_pulse,
-    solutions_table,
-)
+from eglass.comparison import run_eglass, run_langevin, run_pulse
 from eglass.evaluate import measurement_error
+from eglass.tables import benchmark_table, solutions_table
 
 
 def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):

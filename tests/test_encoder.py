@@ -113,7 +113,7 @@ def test_fast_start_falls_back_to_the_full_inversion_where_it_falls_short(G, hel
     strict level; with it they get the full inversion's solutions, row for row."""
     A = SuperResolution(8)
     problem = InverseProblem(G, A, A(heldout[[2, 4]]))
-    tiny = dict(encoder=None, steps=1, finetune_steps=1)  # one Gaussian start, two steps
+    tiny = dict(encoder=False, steps=1, finetune_steps=1)  # one Gaussian start, two steps
     short = fast_start(problem, fallback=False, **tiny)
     assert (short.errors > TAU_STRICT).all()
     fast = fast_start(problem, **tiny)
@@ -171,7 +171,7 @@ def test_init_sets_the_starts_and_keeps_the_best(G):
 def test_run_eglass_records_where_its_time_goes_and_spreads_its_candidates(G, heldout):
     A = SuperResolution(8)
     with stopwatch() as elapsed:
-        run = run_eglass(G, A, A(heldout[:1]), default_distance(), n=10)
+        run = run_eglass(InverseProblem(G, A, A(heldout[:1]), default_distance()), n=10)
     parts = run.params["seconds"]
     assert set(parts) == {"first_solution", "metrics", "directions", "solutions"}
     assert all(v > 0 for v in parts.values()) and sum(parts.values()) <= elapsed()
@@ -182,7 +182,8 @@ def test_run_eglass_records_where_its_time_goes_and_spreads_its_candidates(G, he
 
 def test_starting_points_fast_and_faithfulness(G, heldout):
     A = SuperResolution(8)
-    (point,) = starting_points(G, A, A(heldout[3:4]), default_distance(), method="fast")
+    problem = InverseProblem(G, A, A(heldout[3:4]), default_distance())
+    (point,) = starting_points(problem, method="fast")
     assert set(point.seconds) == {"first_solution", "metrics"}
     assert point.problem.error(point.x0).item() <= 3e-4
     f = point.faithfulness(Ks=(2, 4, 8), etas=(-2.0, 2.0))
@@ -195,3 +196,58 @@ def test_starting_points_fast_and_faithfulness(G, heldout):
     with pytest.raises(ValueError, match="K"):
         point.faithfulness(Ks=(65,))
 
+
+
+# ----------------------------------------------------------------------------- which encoder
+class Wrapped(torch.nn.Module):
+    """A generator wrapped by the user: the same network, not loaded through a prior."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G, self.latent_dim = G, G.latent_dim
+
+    def forward(self, z):
+        return self.G(z)
+
+
+def test_the_default_encoder_is_the_one_of_the_generators_prior(G):
+    """encoder=None (the default) asks eglass.priors.prior_of(G) for its encoder: for the digit
+    prior the shipped one, so the numbers are those of encoder="mnist-encoder" (the default
+    before the reshape); a generator loaded through no prior starts from a Gaussian draw,
+    as encoder=False does."""
+    from eglass.inversion.fast import resolve_encoder
+    from eglass.priors import prior_of
+
+    A = SuperResolution(8)
+    z = torch.randn(2, 64, generator=torch.Generator().manual_seed(5))
+    problem = InverseProblem(G, A, A(G(z)))
+    shipped = prior_of(G).fast_start_encoder()
+    assert resolve_encoder(problem) is shipped  # kept: not read from disk again
+    assert torch.equal(first_guess(problem), first_guess(problem, "mnist-encoder"))
+    kw = dict(steps=20, finetune_steps=5, fallback=False)
+    default, named = fast_start(problem, **kw), fast_start(problem, encoder="mnist-encoder", **kw)
+    assert torch.equal(default.x, named.x) and torch.equal(default.history, named.history)
+    assert resolve_encoder(problem, "mnist-encoder") is resolve_encoder(problem, "mnist-encoder")
+    bare = InverseProblem(Wrapped(G), A, problem.y)  # the same network, through no prior
+    assert resolve_encoder(bare) is None
+    gaussian = fast_start(problem, encoder=False, **kw)
+    assert torch.equal(fast_start(bare, **kw).x, gaussian.x)
+    with pytest.raises(ValueError, match="first_guess needs an encoder"):
+        first_guess(bare)
+
+
+def test_an_encoder_is_checked_and_never_switched(G):
+    A = SuperResolution(8)
+    problem = InverseProblem(G, A, A(G(torch.zeros(1, 64))))
+    with pytest.raises(TypeError, match=r"encoder must be an nn.Module .* got int 42"):
+        fast_start(problem, encoder=42)
+    with pytest.raises(TypeError, match=r"encoder must be an nn.Module"):
+        first_guess(problem, 42)
+    E = models.LatentEncoder(latent_dim=64, width=4)
+    E.body.insert(0, torch.nn.Dropout(0.1))  # a user's encoder left in training mode
+    with pytest.raises(ValueError, match=r"the encoder has batch-norm/dropout layers in "
+                                         r"training mode .*call encoder\.eval\(\) first"):
+        first_guess(problem, E)
+    assert E.training
+    assert first_guess(problem, E.eval()).shape == (1, 64)
+    assert not E.training and E.body[0].p == 0.1

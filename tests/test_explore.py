@@ -135,7 +135,8 @@ def test_diversity_mean_pairwise_distance_and_classes():
 
 def test_concat_and_summarize(tiny_problem):
     from eglass.distances import PixelDistance
-    from eglass.results import concat, summarize, summary_table
+    from eglass.results import concat, summarize
+    from eglass.tables import summary_table
 
     G, A, y, z0, H_Y, H_X = tiny_problem
     dist = PixelDistance()

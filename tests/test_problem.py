@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import TinyGenerator
 from test_explore import tiny_setup
+from torch import nn
 
 from eglass.baselines import langevin, pulse
 from eglass.evaluate import measurement_error
@@ -70,13 +71,18 @@ def test_latent_takes_exactly_one_latent_of_the_generators_dtype(tiny_problem):
 
 
 def test_older_form_and_problem_form_agree(tiny_problem):
+    """The older forms still work (DESIGN.md's quietly, the others with a FutureWarning that
+    gives the problem-first line) and give the problem-first form's numbers."""
     from eglass.distances import PixelDistance
 
     G, A, y, z0, H_Y, H_X = tiny_problem
     dist = PixelDistance()
     assert torch.equal(measurement_metric(G, A, z0), measurement_metric(InverseProblem(G, A), z0))
     kw = dict(Ks=[2, 3], etas=[-1.0, 0.5], top=4, threshold=0.1)
-    old = explore(G, A, y, z0, H_Y, H_X, distance=dist, **kw)
+    with pytest.warns(FutureWarning, match=r"^explore\(G, A, y, \.\.\.\) is the older call form; "
+                      r"write explore\(InverseProblem\(G, A, y, distance=distance\), z0, H_Y, "
+                      r"H_X, \.\.\.\) instead$"):
+        old = explore(G, A, y, z0, H_Y, H_X, distance=dist, **kw)
     new = explore(InverseProblem(G, A, y, dist), z0, H_Y, H_X, **kw)
     for name in ("z", "x", "errors", "perceptual", "reference"):
         assert torch.equal(getattr(old, name), getattr(new, name)), name
@@ -107,7 +113,7 @@ def test_explore_names_what_it_expected(tiny_problem, kwargs, error, match):
     G, A, y, z0, H_Y, H_X = tiny_problem
     kwargs = {"top": 4, **kwargs}
     with pytest.raises(error, match=match):
-        explore(G, A, y, z0, H_Y, H_X, **kwargs)
+        explore(InverseProblem(G, A, y), z0, H_Y, H_X, **kwargs)
 
 
 def test_a_string_distance_is_refused_by_the_problem(tiny_problem):
@@ -124,22 +130,27 @@ def test_a_string_distance_is_refused_by_the_problem(tiny_problem):
 def test_pulse_refuses_a_non_positive_loss_weight(tiny_problem):
     G, A, y, *_ = tiny_problem
     # before the reshape a negative weight was accepted: Adam then ascended the error
-    with pytest.raises(ValueError, match="loss_weight must be a finite number > 0, got -100"):
-        pulse(G, A, y, 2, loss_weight=-100, progress=False, warn=False)
+    problem = InverseProblem(G, A, y)
+    with pytest.raises(ValueError, match="loss_weight must be (a finite number )?> 0, got -100"):
+        pulse(problem, 2, loss_weight=-100, progress=False, warn=False)
 
 
-@pytest.mark.parametrize("method", ["pulse", "langevin", "problem"])
+@pytest.mark.parametrize("method", ["pulse", "langevin", "problem", "older pulse"])
 def test_a_generator_in_training_mode_is_refused_untouched(shipped, method):
     """Before the reshape PULSE ran in training mode (batch statistics mixed the restarts)
-    and changed 12 BatchNorm buffers of the user's generator."""
+    and changed 12 BatchNorm buffers of the user's generator. A problem made while the
+    generator was in eval mode is refused once it is switched to training mode."""
     G, A, y = shipped
-    trained = copy.deepcopy(G).train()
+    trained = copy.deepcopy(G)
+    problem = InverseProblem(trained, A, y)
+    trained.train()
     before = copy.deepcopy(trained.state_dict())
-    calls = dict(
-        pulse=lambda: pulse(trained, A, y, 2, steps=5, progress=False, warn=False),
-        langevin=lambda: langevin(trained, A, y, 2, burn_in=2, thin=1, progress=False),
-        problem=lambda: InverseProblem(trained, A, y),
-    )
+    calls = {
+        "pulse": lambda: pulse(problem, 2, steps=5, progress=False, warn=False),
+        "langevin": lambda: langevin(problem, 2, burn_in=2, thin=1, progress=False),
+        "problem": lambda: InverseProblem(trained, A, y),
+        "older pulse": lambda: pulse(trained, A, y, 2, steps=5, progress=False, warn=False),
+    }
     with pytest.raises(ValueError, match=r"training mode .*call G\.eval\(\) first"):
         calls[method]()
     after = trained.state_dict()
@@ -161,3 +172,129 @@ def test_a_latent_dim_that_disagrees_with_the_input_layer_is_named(shipped, meth
     with pytest.raises(ValueError, match=r"says latent_dim=32 but fails on latents of shape "
                                          r"\(1,32\).*Does latent_dim match its input layer"):
         calls[method]()
+
+
+# ----------------------------------------------------------------------------- derived problems
+
+
+class Counting(nn.Module):
+    """Wraps a generator and counts its forward passes."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G, self.latent_dim, self.calls = G, G.latent_dim, 0
+
+    def forward(self, z):
+        self.calls += 1
+        return self.G(z)
+
+
+def test_derived_problems_do_not_run_the_generator_again(tiny_generator):
+    """Before the reshape with_generator, with_distance and measurement(i) went through
+    dataclasses.replace and ran the generator once each (PGGAN-1024: about a second a call).
+    Now only what changed is checked: a new generator gets its one probe, a new distance or
+    a row of y none."""
+    from eglass.distances import PixelDistance
+    from eglass.operators import SuperResolution
+
+    A = SuperResolution(2)
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        y = A(tiny_generator(z))
+    G = Counting(tiny_generator)
+    problem = InverseProblem(G, A, y)
+    assert G.calls == 1  # the probe G(0)
+    assert torch.equal(problem.measurement(1).y, y[1:2]) and problem.measurement(-1).n == 1
+    assert problem.measurements([0, 2]).n == 2
+    assert torch.equal(problem.measurements(torch.tensor([True, False, True])).y, y[[0, 2]])
+    distance = PixelDistance()
+    assert problem.with_distance(distance).distance is distance
+    assert G.calls == 1
+    other = Counting(copy.deepcopy(tiny_generator))
+    moved = problem.with_generator(other)
+    assert other.calls == 1 and G.calls == 1  # its probe, nothing else
+    assert moved.generator is other and moved.y is y and moved.operator is problem.operator
+    assert problem.generator is G and problem.distance is None  # the original is unchanged
+    # the checks still run where something changed
+    with pytest.raises(TypeError, match=r"distance must be .* got str 'lpips'"):
+        problem.with_distance("lpips")
+    dropping = Counting(tiny_generator)
+    dropping.drop = nn.Dropout()  # in training mode: refused, before any pass
+    with pytest.raises(ValueError, match=r"training mode .*call G\.eval\(\) first"):
+        problem.with_generator(dropping)
+    assert dropping.calls == 0
+    taller = TinyGenerator(height=14).double().eval()
+    with pytest.raises(ValueError, match=r"y has shape \(3,1,6,5\) but A\(G\(z\)\) for "
+                                         r"\(1,14,10\) images has shape \(N,1,7,5\)"):
+        problem.with_generator(taller)
+    single = problem.with_generator(TinyGenerator().eval())  # float32: A checked again
+    assert single.dtype == torch.float32 and single.image_shape == (1, 12, 10)
+    with pytest.raises(IndexError, match="out of range"):
+        problem.measurement(3)
+    with pytest.raises(IndexError, match="at least one"):
+        problem.measurements([])
+
+
+def test_the_operator_is_public(tiny_problem):
+    G, A, y, *_ = tiny_problem
+    problem = InverseProblem(G, A, y)
+    assert problem.A is problem.operator and problem._operator is problem.A
+    assert problem.image_shape == (1, 12, 10)
+    with pytest.raises(TypeError, match="has no operator; pass operator="):
+        _ = InverseProblem(G).A
+
+
+# ----------------------------------------------------------------------------- call forms
+
+
+def test_each_decorated_function_declares_its_older_form():
+    """DESIGN.md keeps invert(G, A, y, ...) and pulse(G, A, y, n, ...) (and the two metrics of
+    eglass.geometry); every other older form warns."""
+    from eglass.inversion import fast_start, finetune, invert
+
+    assert invert.older_form == (("A", "y"), "silent")
+    assert pulse.older_form == (("A", "y"), "silent")
+    for fn in (fast_start, finetune, langevin, explore):
+        assert fn.older_form == (("A", "y"), "warn"), fn.__name__
+
+
+def test_an_older_form_warns_with_the_line_to_write(tiny_problem):
+    from eglass.distances import PixelDistance
+    from eglass.geometry import metrics
+
+    G, A, y, z0, *_ = tiny_problem
+    dist = PixelDistance()
+    with pytest.warns(FutureWarning, match=r"write metrics\(InverseProblem\(G, A, "
+                                           r"distance=distance\), z0\) instead"):
+        old = metrics(G, A, dist, z0)
+    new = metrics(InverseProblem(G, A, distance=dist), z0)
+    assert all(torch.equal(a, b) for a, b in zip(old, new, strict=True))
+
+
+def test_a_call_that_fits_neither_form_says_which_forms_exist(tiny_problem):
+    """Before the reshape metrics(G, A, z0) answered with a dump of z0: the older form
+    metrics(G, A, distance, z0) took z0 for the distance, and InverseProblem printed the
+    repr of that "distance". Now the call is checked against both forms first."""
+    from eglass.geometry import metrics
+    from eglass.inversion import invert
+
+    G, A, y, z0, *_ = tiny_problem
+    with pytest.raises(TypeError) as caught:
+        metrics(G, A, z0)
+    message = str(caught.value)
+    assert message == (
+        "metrics() is called as metrics(problem, z0, ...) with problem = InverseProblem(G, A, "
+        "distance=distance), or the older way metrics(G, A, distance, z0, ...); got "
+        "metrics(TinyGenerator, Crop, Tensor (1,8)): distance is Tensor (1,8), not a distance")
+    assert "tensor(" not in message
+    with pytest.raises(TypeError, match=r"got invert\(Crop, Tensor \(1,1,2,3\)\): the first "
+                                        r"argument is Crop, neither an InverseProblem nor a "
+                                        r"generator"):
+        invert(A, y)
+    with pytest.raises(TypeError, match=r"older way pulse\(G, A, y, n, \.\.\.\).*missing a "
+                                        r"required argument: 'n'"):
+        pulse(G, A, y)
+    with pytest.raises(TypeError, match=r"invert\(problem, \.\.\.\).*missing y"):
+        invert(G, A)
+    with pytest.raises(TypeError, match="y is Tensor .*, not measurements|A is Tensor"):
+        invert(G, y, A)

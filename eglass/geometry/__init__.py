@@ -96,6 +96,3 @@ __all__ = [
     "reference_hessian",
     "images_along",
 ]
-
-# The name benchmarks/scale.py imports; remove once it imports GramBlocks.
-_Blocks = GramBlocks

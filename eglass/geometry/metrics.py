@@ -9,12 +9,12 @@ import torch
 from ..problem import InverseProblem, accepts_problem
 from .blocks import block_grams
 from .jacobian import gram, jacobian, pushforward
-from .plan import measurement_map, plan_chunk
+from .plan import plan_chunk
 
 __all__ = ["measurement_metric", "perceptual_metric", "metrics"]
 
 
-@accepts_problem("A")
+@accepts_problem("A", legacy="silent")
 def measurement_metric(
     problem: InverseProblem,
     z0: torch.Tensor,
@@ -49,10 +49,10 @@ def measurement_metric(
     chunk = plan_chunk(problem, z0, chunk_size, max_memory, measurement=True, perceptual=False)
     if chunk is None:
         return gram(jacobian(problem.measure, z0))
-    return block_grams(problem.generator, [measurement_map(problem)], z0, chunk)[0]
+    return block_grams(problem.generator, [problem.A], z0, chunk)[0]
 
 
-@accepts_problem("distance")
+@accepts_problem("distance", legacy="silent")
 def perceptual_metric(
     problem: InverseProblem,
     z0: torch.Tensor,
@@ -118,7 +118,7 @@ def metrics(
     True
     """
     z0 = problem.latent(z0)
-    features, operator = problem.feature_map, measurement_map(problem)
+    features, operator = problem.feature_map, problem.A
     chunk = plan_chunk(problem, z0, chunk_size, max_memory, measurement=True, perceptual=True)
     if chunk is not None:
         H_Y, H_X = block_grams(problem.generator, [operator, features], z0, chunk)

@@ -3,7 +3,6 @@ chosen from an estimate of the bytes each path needs (:func:`plan_metrics`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -13,8 +12,7 @@ from ..problem import InverseProblem
 from ..utils import check_positive_int
 from .jacobian import check_chunk
 
-__all__ = ["MIN_BLOCK", "MEMORY_FRACTION", "MetricPlan", "plan_metrics", "plan_chunk",
-           "measurement_map"]
+__all__ = ["MIN_BLOCK", "MEMORY_FRACTION", "MetricPlan", "plan_metrics", "plan_chunk"]
 
 MIN_BLOCK = 8
 """Smallest block of latent directions for which :func:`metric_spectra` keeps the exact
@@ -49,13 +47,6 @@ class MetricPlan:
     per_direction: int
     saved: int
     reason: str
-
-
-def measurement_map(problem: InverseProblem) -> Callable:
-    """The problem's operator ``A`` (images -> measurements); ``TypeError`` if it has none."""
-    if problem.operator is None:
-        raise TypeError("this InverseProblem has no operator; pass operator=")
-    return problem.operator
 
 
 def _numel(fn, x) -> int:
@@ -96,7 +87,7 @@ def plan_metrics(
     x0 = problem.generate(z0)
     saved = saved_bytes(problem.generator, z0)
     outputs = x0.numel()
-    maps = ([measurement_map(problem)] if measurement else []) + (
+    maps = ([problem.A] if measurement else []) + (
         [problem.feature_map] if perceptual else [])
     for fn in maps:
         saved += saved_bytes(fn, x0)

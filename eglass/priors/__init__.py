@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # Modules that register the priors and schemes shipped with eglass, imported on first lookup.
-BUILTIN_PLUGINS = ("eglass.priors.digits", "eglass.priors.files")
+BUILTIN_PLUGINS = ("eglass.priors.digits", "eglass.priors.files", "eglass.priors.stylegan")
 
 # Truths G(z*) for --data samples come from seeds offset by this, so that no other part of
 # eglass (inversion restarts, methods, noise) draws the same numbers.
