@@ -451,6 +451,19 @@ def test_save_checkpoint_prior_without_sha256(tmp_path, client):
     assert len(item["errors"]) == 2 * 2 + 2
 
 
+def test_fast_start_for_a_prior_without_an_encoder(tmp_path):
+    """inversion = "fast" with a PGGAN checkpoint: no encoder, so one Gaussian start refined
+    (and the full inversion where that falls short); no encoder is named anywhere."""
+    ckpt = _pggan_checkpoint(tmp_path / "pgan.pth")
+    config = batch.BatchConfig(prior=f"pggan:{ckpt}", count=1, inversion="fast", steps=20,
+                               finetune_steps=5, Ks=(4, 8), etas=(-1.5, 1.5),
+                               methods=("eglass",))
+    (item,) = batch.load_inputs(config).values()
+    out = batch.run_item(config, 0, item["y"], item["x_true"])
+    assert out["z0"].shape == (1, 16) and out["x"].shape == (4, 3, 16, 16)
+    assert out["x0_error"] <= 3e-4 * 1.001  # the fast start's fallback reaches TAU_STRICT
+
+
 def test_samples_of_the_digit_prior(tmp_path, client):
     """--data samples: truths G(z*) from seeds no other part uses, one per item, the same
     whatever the count; the digit prior's classifier counts classes."""
