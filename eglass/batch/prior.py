@@ -37,14 +37,9 @@ def _resolve(reference: str | None, sha256: str | None) -> Prior:
 
 
 def prior_digest(prior: Prior) -> str | None:
-    """The SHA-256 of the prior's weights file: ``prior.sha256``, or for a prior of the
-    weights shipped with eglass that of its entry in their registry; ``None`` for a prior
-    without one file (e.g. a folder)."""
-    if prior.sha256 is not None:
-        return prior.sha256.lower()
-    from ..checkpoints import registry
-
-    return registry().get(prior.name, {}).get("sha256")
+    """The SHA-256 of the prior's weights file (``prior.sha256``, lower case); ``None`` for a
+    prior without one file (e.g. a folder)."""
+    return None if prior.sha256 is None else prior.sha256.lower()
 
 
 def image_shape_of(prior: Prior) -> tuple[int, int, int]:
