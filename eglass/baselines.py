@@ -24,7 +24,7 @@ The timed comparisons with e-GLASS live in :mod:`eglass.comparison`.
 >>> problem = InverseProblem(G, A, A(x))
 >>> solutions = pulse(problem, 4, seed=0, progress=False, warn=False)
 >>> solutions.method, len(solutions), solutions.columns["steps_used"].shape
-('PULSE', 4, torch.Size([4]))
+('pulse', 4, torch.Size([4]))
 """
 
 from __future__ import annotations
