@@ -178,7 +178,8 @@ def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:
     check_sha256(path, sha256)
     arch, config, state = read_checkpoint(path)
     try:
-        module = ARCHITECTURES[arch](**config)
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: not the caller's
+            module = ARCHITECTURES[arch](**config)
     except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path}: config {config} does not fit {arch}: {err}") from err
     problems = state_mismatch(module.state_dict(), state)

@@ -232,7 +232,8 @@ def load_pggan(
             f"format), got {got}"
         )
     config = ckpt["config"]
-    G = PGGANGenerator.from_config(vars(config) if isinstance(config, BaseConfig) else config)
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: not the caller's
+        G = PGGANGenerator.from_config(vars(config) if isinstance(config, BaseConfig) else config)
     problems = state_mismatch(G.state_dict(), ckpt[which])
     if problems:
         raise ValueError(f"{path}: {which} does not fit its config: " + "; ".join(problems))

@@ -37,7 +37,9 @@ class Solutions:
         x: images ``(N, C, H, W)`` in [-1, 1].
         errors: measurement error of each image ``(N,)``
             (:func:`eglass.evaluate.measurement_error`).
-        method: what made them (``"eglass"``, ``"walk"``, ``"PULSE"``, ``"Langevin"``, ...).
+        method: the name of the method that made them in :mod:`eglass.methods`
+            (``"eglass"``, ``"walk"``, ``"pulse"``, ``"langevin"``, ...); its display label is
+            ``eglass.methods.label(method)``.
         params: the settings used (for reports).
         tau: the feasibility level the solutions were made for (:meth:`feasible`'s default).
         columns: further per-solution values, each ``(N,)`` or ``(N, ...)``: ``"eta"`` and

@@ -340,8 +340,7 @@ def test_forward_mode_raises_no_torch_deprecation_warning():
         "from eglass.models import Generator; from eglass.problem import InverseProblem;"
         "G = Generator(8, 16).eval(); z = torch.zeros(1, 8);"
         "problem = InverseProblem(G, SuperResolution(4), distance=PixelDistance());"
-        "metrics(problem, z);"
-        "perceptual_hvp(problem, z)(torch.ones(8))"
+        "metrics(problem, z); perceptual_hvp(problem, z)(torch.ones(8))"
     )
     run = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code],
                          capture_output=True, text=True, timeout=120)

@@ -238,7 +238,7 @@ def test_derived_problems_do_not_run_the_generator_again(tiny_generator):
 def test_the_operator_is_public(tiny_problem):
     G, A, y, *_ = tiny_problem
     problem = InverseProblem(G, A, y)
-    assert problem.A is problem.operator and problem._operator is problem.A
+    assert problem.A is problem.operator
     assert problem.image_shape == (1, 12, 10)
     with pytest.raises(TypeError, match="has no operator; pass operator="):
         _ = InverseProblem(G).A
