@@ -9,6 +9,7 @@ import json
 import math
 import sys
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -162,3 +163,97 @@ def test_pggan_config_defaults_to_upstream_key():
 def _json(path, value):
     path.write_text(json.dumps(value))
     return path
+
+
+@pytest.fixture(scope="module")
+def biggan_folder(tmp_path_factory):
+    pytest.importorskip("pytorch_pretrained_biggan")
+    from eglass.models import biggan_config, random_biggan, save_biggan
+
+    model = random_biggan(biggan_config(128, channel_width=4), seed=0)
+    return save_biggan(model, tmp_path_factory.mktemp("biggan")), model
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(folder, tmp_path / "copy"))
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", bytes(range(256)) * 4])
+def test_biggan_unreadable_weights_name_the_file(biggan_folder, tmp_path, content):
+    from eglass.models import load_biggan
+
+    folder = _copy(biggan_folder[0], tmp_path)
+    (folder / "pytorch_model.bin").write_bytes(content)
+    with pytest.raises(ValueError, match=r"pytorch_model.bin is not a loadable BigGAN state"):
+        load_biggan(folder, 1)
+
+
+def test_biggan_truncated_weights_name_the_file(biggan_folder, tmp_path):
+    from eglass.models import load_biggan
+
+    folder = _copy(biggan_folder[0], tmp_path)
+    data = (folder / "pytorch_model.bin").read_bytes()
+    (folder / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"pytorch_model.bin is not a loadable BigGAN state"):
+        load_biggan(folder, 1)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: [c], "must hold a JSON object"),
+    (lambda c: {**c, "channel_width": "four"}, "channel_width must be a positive integer"),
+    (lambda c: {**c, "num_classes": -5}, "num_classes must be a positive integer, got -5"),
+])
+def test_biggan_config_json_is_checked(biggan_folder, tmp_path, edit, message):
+    from eglass.models import load_biggan
+
+    folder = _copy(biggan_folder[0], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    _json(folder / "config.json", edit(config))
+    with pytest.raises(ValueError) as err:
+        load_biggan(folder, 1)
+    assert message in str(err.value) and "config.json" in str(err.value)
+
+
+def test_biggan_older_files_without_weight_v_load(biggan_folder, tmp_path):
+    """The documented path: a state dict without the spectral norms' weight_v loads, and
+    gives the same images (v recomputed from the converged u)."""
+    from eglass.models import load_biggan
+
+    folder, model = biggan_folder
+    older = _copy(folder, tmp_path)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    dropped = [k for k in state if k.endswith(".weight_v")]
+    assert dropped
+    torch.save({k: v for k, v in state.items() if k not in dropped},
+               older / "pytorch_model.bin")
+    G_old, G = load_biggan(older, 3), load_biggan(folder, 3)
+    z = torch.randn(2, 128, generator=torch.Generator().manual_seed(0)) * 0.4
+    with torch.no_grad():
+        torch.testing.assert_close(G_old(z), G(z), rtol=1e-3, atol=5e-4)
+
+
+def test_biggan_nan_weights_are_refused(biggan_folder, tmp_path):
+    from eglass.models import load_biggan
+
+    folder = _copy(biggan_folder[0], tmp_path)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[key].view(-1)[0] = float("nan")
+    torch.save(state, folder / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="NaN or inf values"):
+        load_biggan(folder, 1)
+
+
+def test_biggan_class_id_and_truncation_types(biggan_folder):
+    import numpy as np
+
+    from eglass.models import load_biggan
+
+    folder = biggan_folder[0]
+    assert load_biggan(folder, np.int64(3)).class_id == 3  # numpy integers are integers
+    with pytest.raises(ValueError, match="class_id must be an int"):
+        load_biggan(folder, True)
+    with pytest.raises(ValueError, match="truncation must be a finite number, got '0.4'"):
+        load_biggan(folder, 3, "0.4")
