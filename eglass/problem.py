@@ -294,8 +294,11 @@ def _probe(G: nn.Module, dim: int) -> torch.Tensor:
     param = next(iter(G.parameters()), None)
     kind = {} if param is None else dict(dtype=param.dtype, device=param.device)
     try:
-        with torch.no_grad():
+        # Two passes (the global RNG left as it was): a generator that draws noise in its
+        # forward is not a function of z, and every later step would silently disagree.
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             x = G(torch.zeros(1, dim, **kind))
+            again = G(torch.zeros(1, dim, **kind))
     except (RuntimeError, ValueError, TypeError, IndexError) as err:
         raise ValueError(
             f"generator {type(G).__name__} says latent_dim={dim} but fails on latents of "
@@ -305,6 +308,12 @@ def _probe(G: nn.Module, dim: int) -> torch.Tensor:
         got = format_shape(x) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"generator {type(G).__name__} must map (1,{dim}) latents to images "
                          f"(1,C,H,W), got {got}")
+    if not torch.allclose(x, again, rtol=1e-5, atol=1e-6, equal_nan=True):
+        raise ValueError(
+            f"generator {type(G).__name__} is not a function of z: two passes of the same "
+            f"latent differ (max |difference| {(x - again).abs().max().item():.3g}); it draws "
+            f"noise in its forward. Fix the noise (e.g. noise_mode='const' for StyleGAN, "
+            f"fixed noise buffers) and put it in eval mode (G.eval())")
     return x
 
 
