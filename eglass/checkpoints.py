@@ -30,6 +30,7 @@ __all__ = [
     "load_checkpoint",
     "check_sha256",
     "state_mismatch",
+    "check_finite_state",
     "load_shipped",
 ]
 
@@ -161,6 +162,16 @@ def state_mismatch(expected: dict, given: dict) -> list[str]:
         if k in given and given[k].shape != v.shape
     ]
     return problems
+
+
+def check_finite_state(path: str | Path, name: str, state: dict) -> None:
+    """A ValueError naming the file and the first tensors of ``state`` with NaN or inf
+    values (weights that would make every image NaN)."""
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{path}: {name} has NaN or inf values in {len(bad)} tensor(s), "
+                         f"first {bad[:3]}; expected finite weights")
 
 
 def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:

@@ -18,6 +18,8 @@ given on the command line.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -30,6 +32,24 @@ QUICK = dict(count=4, restarts=1, steps=30, finetune_steps=10, Ks=[4, 8], etas=[
              store="eglass-quick.zarr")
 # Options of `eglass run` that steer the execution, not the results.
 _EXECUTION = ("workers", "scheduler", "progress")
+
+
+# Options whose value is a comma-separated list that may start with a minus sign.
+_LISTS = ("--etas", "--Ks")
+_NUMBERS = re.compile(r"^-\.?\d[\d.eE+-]*(,\s*-?\.?\d[\d.eE+-]*)*,?$")
+
+
+def _attach_negative_lists(argv: list[str]) -> list[str]:
+    """``--etas -3,-1.5`` as ``--etas=-3,-1.5``: argparse takes a value that starts with
+    ``-`` (and is not one plain number) for an option, so the list shown in ``--help``
+    would be refused."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _LISTS and _NUMBERS.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _ints(text: str) -> list[int]:
@@ -59,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
       "below (e.g. factor = 4); options on the command line override it")
     a("--quick", action="store_true", help="a small run: 4 items of the prior's data set (its "
       "samples for a prior without one), small budgets, every method (under a minute for a "
-      "small prior), into eglass-quick.zarr unless --store is given")
+      "small prior), into eglass-quick.zarr unless --out is given")
     for options in (_problem_options, _data_options, _prior_options, _execution_options):
         options(run)
     rep = sub.add_parser("report", help="summarize a store: JSON, Markdown and a PNG sheet of "
@@ -140,7 +160,8 @@ def _prior_options(run: argparse.ArgumentParser) -> None:
 
 def _execution_options(run: argparse.ArgumentParser) -> None:
     g = run.add_argument_group("output and execution")
-    g.add_argument("--store", help="Zarr store to write or resume (default eglass-run.zarr)")
+    g.add_argument("--out", "--store", dest="store", metavar="STORE", help="Zarr store to "
+                   "write or resume (default eglass-run.zarr; --store is the older name)")
     g.add_argument("--workers", type=int, help="LocalCluster worker processes, one thread "
                    "each (default: one per CPU core)")
     g.add_argument("--scheduler", help="address of an existing Dask scheduler, "
@@ -155,7 +176,7 @@ def _read_toml(path: Path) -> dict:
     else:  # pragma: no cover
         import tomli as tomllib
     if not path.is_file():
-        raise FileNotFoundError(f"config file {path} not found")
+        raise FileNotFoundError(f"config file {path} not found (or not a file)")
     with open(path, "rb") as f:
         values = tomllib.load(f)
     return {k.replace("-", "_"): v for k, v in values.items()}
@@ -201,30 +222,46 @@ def describe_priors() -> str:
     return "\n".join(lines)
 
 
+def _silence_stderr() -> None:
+    """After the one line of an interrupted command: nothing more on stderr (a Dask cluster
+    interrupted while it starts logs tracebacks as the process exits)."""
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - open until the process exits
+    try:
+        os.dup2(devnull.fileno(), sys.stderr.fileno())
+    except (OSError, ValueError):  # a stderr without a file descriptor (captured)
+        pass
+    sys.stderr = devnull
+
+
+def _failure(command: str, err: BaseException) -> int:
+    """Print ``err`` as one line naming the command; the exit status (2; 130 for Ctrl-C)."""
+    if isinstance(err, KeyboardInterrupt):
+        print(f"eglass {command}: interrupted; re-run the same command to resume",
+              file=sys.stderr, flush=True)
+        _silence_stderr()
+        return 130
+    kind = "" if type(err) in (ValueError, FileNotFoundError) else f"{type(err).__name__}: "
+    message = " ".join(str(err).split()) or "(no message)"
+    print(f"eglass {command}: {kind}{message}", file=sys.stderr)
+    return 2
+
+
 def _report(args: argparse.Namespace) -> int:
     from .batch import report
 
-    try:
-        summary = report(args.store, args.out, sample=args.sample, seed=args.seed)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"eglass report: {err}", file=sys.stderr)
-        return 2
+    summary = report(args.store, args.out, sample=args.sample, seed=args.seed)
     print("\n".join(summary["files"].values()))
-    return 1 if summary["failed"] else 0
+    return 1 if summary["failed"] or summary["damaged"] else 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from .batch import BatchConfig, run
 
-    try:
-        values, execution = settings(args)
-        config = BatchConfig.from_dict(values)
-        summary = run(config, workers=execution.get("workers"),
-                      scheduler=execution.get("scheduler"),
-                      progress=execution.get("progress", True))
-    except (FileNotFoundError, ValueError) as err:
-        print(f"eglass run: {err}", file=sys.stderr)
-        return 2
+    values, execution = settings(args)
+    config = BatchConfig.from_dict(values)
+    summary = run(config, workers=execution.get("workers"),
+                  scheduler=execution.get("scheduler"),
+                  progress=execution.get("progress", True))
     print(f"{summary.done} of {summary.total} measurements done in {config.store} "
           f"({summary.skipped} already there), {len(summary.failed)} failed, "
           f"{summary.seconds:.1f} s")
@@ -234,15 +271,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status (1 when some items failed, 2 on bad
-    settings, a refused store, an unknown prior or unreadable data)."""
-    args = parser().parse_args(argv)
-    if args.command == "priors":
-        print(describe_priors())
-        return 0
-    if args.command == "report":
-        return _report(args)
-    return _run(args)
+    """Run the command; returns the exit status (1 when some items failed or are damaged, 2
+    on any error: bad settings, a refused or locked store, an unknown prior, unreadable data,
+    an unreachable scheduler, a file system error; 130 on Ctrl-C), the error printed as one
+    line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(_attach_negative_lists(argv))
+    try:
+        if args.command == "priors":
+            print(describe_priors())
+            return 0
+        return (_report if args.command == "report" else _run)(args)
+    except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - one line, never a traceback
+        return _failure(args.command, err)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from .evaluate import TAU, TAU_STRICT, diversity
+from .utils import check_positive_int
 
 __all__ = ["Solutions", "concat", "summarize"]
 
@@ -75,6 +76,15 @@ class Solutions:
     setup_seconds: float = 0.0
     context: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        n = self.x.shape[0]
+        sizes = {"errors": self.errors, "z": self.z}
+        wrong = {k: tuple(v.shape) for k, v in sizes.items()
+                 if isinstance(v, torch.Tensor) and (v.ndim == 0 or v.shape[0] != n)}
+        if wrong:
+            raise ValueError(f"Solutions needs one row per image: x has {n} images, but "
+                             + ", ".join(f"{k} has shape {s}" for k, s in wrong.items()))
+
     def __len__(self) -> int:
         return self.x.shape[0]
 
@@ -117,6 +127,7 @@ class Solutions:
 
     def first(self, k: int, tau: float | None = None) -> Solutions:
         """The first ``k`` feasible solutions (fewer if fewer exist)."""
+        k = check_positive_int("k", k, minimum=0)
         return self.select(self.feasible(tau).nonzero().flatten()[:k])
 
     def best(self, k: int) -> Solutions:

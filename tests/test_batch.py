@@ -351,7 +351,7 @@ def _pggan_checkpoint(path: Path, seed: int = 0) -> Path:
 
     from eglass.pggan import pggan_config, random_pggan
 
-    config = dict(pggan_config(16, latent_dim=16, width_divisor=32), lossMode="DCGAN")
+    config = pggan_config(16, latent_dim=16, width_divisor=32, loss="DCGAN")
     state = random_pggan(config, seed=seed).state_dict()
     names = ("models", "models.utils", "models.utils.config")
     saved = {name: sys.modules.get(name) for name in names}

@@ -51,10 +51,19 @@ from .config import (
 )
 from .data import load_inputs, read_png, source, to_images
 from .item import run_item, safe_item
+from .lock import StoreLocked, store_lock
 from .prior import ItemModels, describe_prior, item_models, load_prior, prior_digest, resolve_prior
 from .report import report, uncertainty_sheet
 from .runner import RunSummary, make_client, run
-from .store import FORMAT, ConfigMismatch, done_items, open_store, read_item, write_item
+from .store import (
+    FORMAT,
+    ConfigMismatch,
+    done_items,
+    item_states,
+    open_store,
+    read_item,
+    write_item,
+)
 
 __all__ = [
     "OPERATORS",
@@ -96,4 +105,8 @@ __all__ = [
     "read_png",
     "safe_item",
     "write_item",
+    # added with the store's guards
+    "StoreLocked",
+    "store_lock",
+    "item_states",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "operator_options",
     "inversion_settings",
     "method_settings",
+    "check_prior_fits",
 ]
 
 DATA_KINDS = ("images", "measurements")
@@ -168,9 +169,11 @@ class BatchConfig:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        set_(self, "methods", tuple(self.methods))
-        set_(self, "Ks", tuple(int(k) for k in self.Ks))
-        set_(self, "etas", tuple(float(e) for e in self.etas))
+        set_(self, "methods", tuple(_listed("methods", self.methods)))
+        set_(self, "Ks", tuple(check_positive_int(f"Ks[{i}]", k)
+                               for i, k in enumerate(_listed("Ks", self.Ks))))
+        set_(self, "etas", tuple(check_number(f"etas[{i}]", e)
+                                 for i, e in enumerate(_listed("etas", self.etas))))
         check_one_of("operator", self.operator, tuple(OPERATORS))  # the registry's names
         check_one_of("inversion", self.inversion, INVERSIONS)
         check_one_of("data_kind", self.data_kind, DATA_KINDS)
@@ -178,16 +181,17 @@ class BatchConfig:
         if bad or not self.methods:
             raise ValueError(f"methods must be a non-empty subset of {BATCH_METHODS}, "
                              f"got {list(self.methods)}")
-        for name in ("factor", "box", "blur_size", "cs_m", "restarts", "steps", "walk_steps",
-                     "pulse_n", "pulse_steps"):
+        for name in ("factor", "box", "blur_size", "cs_m", "restarts", "steps", "finetune_steps",
+                     "walk_steps", "pulse_n", "pulse_steps"):
             set_(self, name, check_positive_int(name, getattr(self, name)))
-        for name in ("finetune_steps", "start", "seed", "operator_seed"):
+        for name in ("start", "seed", "operator_seed"):
             set_(self, name, check_positive_int(name, getattr(self, name), minimum=0))
         if self.count is not None:
             set_(self, "count", check_positive_int("count", self.count))
         set_(self, "noise", check_number("noise", self.noise, minimum=0))
+        set_(self, "blur_sigma", check_number("blur_sigma", self.blur_sigma, positive=True))
         set_(self, "tau", check_number("tau", self.tau, positive=True))
-        if not self.Ks or min(self.Ks) < 1:
+        if not self.Ks:
             raise ValueError(f"Ks must be non-empty 1-based indices, got {list(self.Ks)}")
         if not self.etas:
             raise ValueError("etas must hold at least one step")
@@ -211,6 +215,24 @@ class BatchConfig:
 
     def replace(self, **changes) -> BatchConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _listed(name: str, values) -> list:
+    """``values`` as a list, or a ValueError: a list is expected (a TOML array, a comma-separated
+    option), not a string or a single value."""
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a list (a TOML array, comma-separated on the "
+                         f"command line), got {values!r}")
+    return list(values)
+
+
+def check_prior_fits(config: BatchConfig, prior) -> None:
+    """The checks of ``config`` that need its prior: every K within the latent size (a
+    ValueError naming K and the size)."""
+    d = prior.latent_dim
+    if max(config.Ks) > d:
+        raise ValueError(f"Ks must be at most the latent size {d} of prior {config.prior!r} "
+                         f"(K-th eigenvector of a {d}x{d} metric), got {list(config.Ks)}")
 
 
 def item_seed(seed: int, index: int) -> int:

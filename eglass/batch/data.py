@@ -45,6 +45,8 @@ def read_png(path: Path, shape: Sequence[int]) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I"):  # 16-bit grey: scaled from 0..65535, never clipped
+                return _grey16(np.asarray(im), path.name, shape)
             im = im.convert("L" if shape[0] == 1 else "RGB")
             a = np.asarray(im, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as err:
@@ -52,6 +54,16 @@ def read_png(path: Path, shape: Sequence[int]) -> np.ndarray:
     if a.ndim == 3:
         a = a.transpose(2, 0, 1)
     return to_images(a, path.name, shape)
+
+
+def _grey16(a: np.ndarray, name: str, shape: Sequence[int]) -> np.ndarray:
+    """A 16-bit grey PNG's values 0..65535 as an image in [-1, 1] (copied to every channel
+    of ``shape``), or a ValueError naming the file for values beyond 16 bits."""
+    if a.min() < 0 or a.max() > 65535:
+        raise ValueError(f"{name}: 16-bit PNG values must be in 0..65535, got "
+                         f"[{a.min()}, {a.max()}]")
+    grey = (a.astype(np.float64) / 32767.5 - 1.0).astype(np.float32)[None]
+    return to_images(np.repeat(grey, shape[0], axis=0), name, shape)
 
 
 # (names, read): read(i) gives a Path (a PNG file), an array (an image or a measurement,
@@ -118,6 +130,9 @@ def item_indices(config: BatchConfig, names: Sequence[str]) -> range:
     """The indices of the run's items among ``names``, or a ValueError when the data are
     too short for ``count``."""
     stop = len(names) if config.count is None else config.start + config.count
+    if config.start >= len(names):
+        raise ValueError(f"start={config.start} is past the end of the data {config.data!r}, "
+                         f"which has {len(names)} items (0 to {len(names) - 1})")
     if stop > len(names):
         raise ValueError(f"count={config.count} from start={config.start} needs {stop} items "
                          f"but the data {config.data!r} has {len(names)}")

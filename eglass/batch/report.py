@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils import check_positive_int
 from .config import PRIOR_DATA, BatchConfig
-from .store import FORMAT, done_items, read_item
+from .store import item_states, open_report_store, read_item
 
 __all__ = ["report", "summarize_store", "markdown", "uncertainty_sheet"]
 
@@ -25,29 +26,18 @@ def _nanmean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _open(store: Path):
-    import zarr
-
-    if not store.exists():
-        raise FileNotFoundError(f"store {store} not found")
-    root = zarr.open_group(str(store), mode="r")
-    if root.attrs.get("format") != FORMAT:
-        raise ValueError(f"{store} is not an eglass batch store of this version (format "
-                         f"{root.attrs.get('format')!r}, expected {FORMAT!r})")
-    return root
-
-
 def summarize_store(root, store: str | Path) -> tuple[dict, list[dict]]:
     """``(summary, rows)``: the figures of :func:`report` and every done item
     (:func:`eglass.batch.read_item`)."""
     config = BatchConfig.from_dict(dict(root.attrs["config"]))
-    groups = list(root["items"].groups()) if "items" in root else []
-    failed = {int(name): group.attrs.get("error") for name, group in groups
-              if group.attrs.get("done") is not True}
-    rows = [dict(read_item(root, i)) for i in sorted(done_items(root))]
+    states = item_states(root)
+    failed = {str(i): m for i, (state, m) in sorted(states.items()) if state == "failed"}
+    damaged = {str(i): m for i, (state, m) in sorted(states.items()) if state == "damaged"}
+    rows = [dict(read_item(root, i)) for i, (state, _) in sorted(states.items())
+            if state == "done"]
     summary = dict(
         store=str(store), config=config.to_dict(), metadata=dict(root.attrs["metadata"]),
-        items=len(rows), failed={str(k): v for k, v in sorted(failed.items())},
+        items=len(rows), failed=failed, damaged=damaged,
         feasible_fraction=_nanmean([float(np.mean(r["feasible"])) for r in rows]),
         items_with_a_feasible_solution=_nanmean([float(r["n_feasible"] > 0) for r in rows]),
         seconds_per_measurement=_nanmean([r["seconds"] for r in rows]),
@@ -77,7 +67,9 @@ def report(store: str | Path, out: str | Path | None = None, *, sample: int = 8,
     classifier finds among an item's feasible solutions, averaged over items.
     """
     store = Path(store)
-    summary, rows = summarize_store(_open(store), store)
+    sample = check_positive_int("sample", sample, minimum=0)
+    seed = check_positive_int("seed", seed, minimum=0)
+    summary, rows = summarize_store(open_report_store(store), store)
     out = store.parent if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = store.name.removesuffix(".zarr")
@@ -133,6 +125,8 @@ def markdown(s: dict) -> str:
         "| quantity | value |", "|---|---|",
         f"| measurements done | {s['items']} |",
         f"| measurements failed | {len(s['failed'])} |",
+        *([f"| measurements damaged (redone on resume) | {len(s['damaged'])} |"]
+          if s.get("damaged") else []),
         f"| feasible fraction (mean over measurements, tau={c['tau']}) | "
         f"{_fmt(s['feasible_fraction'])} |",
         f"| measurements with a feasible solution | "
@@ -149,6 +143,9 @@ def markdown(s: dict) -> str:
     if s["failed"]:
         lines += ["", "## Failed measurements", ""]
         lines += [f"- item {k}: {v}" for k, v in s["failed"].items()]
+    if s.get("damaged"):
+        lines += ["", "## Damaged measurements (re-run the same command to redo them)", ""]
+        lines += [f"- item {k}: {v}" for k, v in s["damaged"].items()]
     return "\n".join(lines) + "\n"
 
 

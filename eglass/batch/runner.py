@@ -15,13 +15,15 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from .config import BatchConfig
+from ..utils import check_positive_int
+from .config import BatchConfig, check_prior_fits, make_operator
 from .data import item_indices, load_inputs, source
 from .item import safe_item
+from .lock import store_lock
 from .prior import describe_prior, image_shape_of, prior_digest, resolve_prior
 from .store import done_items, open_store, write_item
 
-__all__ = ["RunSummary", "make_client", "run"]
+__all__ = ["RunSummary", "make_client", "run", "prepare", "check_workers"]
 
 
 @dataclass
@@ -50,11 +52,17 @@ def make_client(workers: int | None, scheduler: str | None):
     from .workers import one_thread_per_worker
 
     if scheduler is not None:
-        client, cluster = Client(scheduler), None
+        try:
+            client, cluster = Client(scheduler), None
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
+            raise ValueError(f"cannot reach the Dask scheduler {scheduler!r} "
+                             f"({type(err).__name__}: {err}); give --scheduler "
+                             f"tcp://HOST:PORT of a running scheduler, or leave it out for "
+                             f"a LocalCluster") from err
     else:
         import dask
 
-        n = workers if workers is not None else max(1, os.cpu_count() or 1)
+        n = check_workers(workers) if workers is not None else max(1, os.cpu_count() or 1)
         # Two Dask defaults slow torch items down, so our own workers drop them: the
         # statistical profiler (samples the task thread every 10 ms under the GIL; items
         # ~1.3x slower) and the nanny's MALLOC_TRIM_THRESHOLD_=65536 (glibc returns freed
@@ -67,6 +75,23 @@ def make_client(workers: int | None, scheduler: str | None):
         client = Client(cluster)
     one_thread_per_worker(client)
     return client, cluster
+
+
+def check_workers(workers) -> int:
+    """``workers`` as a positive int, or a ValueError naming ``--workers`` (0 workers would
+    wait forever)."""
+    return check_positive_int("workers (--workers)", workers)
+
+
+def prepare(config: BatchConfig):
+    """``(prior, names, indices)``: everything about ``config`` checked before its store is
+    touched: the prior (loaded), the operator for its images, ``Ks`` within its latent size,
+    the data and the items' range. A refused config leaves no file behind."""
+    prior = resolve_prior(config)
+    check_prior_fits(config, prior)
+    make_operator(config, image_shape_of(prior))  # refuses e.g. a factor that does not divide
+    names = source(config, prior)[0]
+    return prior, names, list(item_indices(config, names))
 
 
 def _submit_all(client, config: BatchConfig, inputs: dict, todo: list[int],
@@ -113,14 +138,22 @@ def run(config: BatchConfig, *, client=None, workers: int | None = None,
         :class:`RunSummary`. Items that cannot be read or whose pipeline raised are in
         ``failed`` (and in the store with their ``error``, without ``done``).
     """
+    begin = time.perf_counter()
+    if client is None and scheduler is None and workers is not None:
+        check_workers(workers)
+    prior, names, indices = prepare(config)
+    with store_lock(config.store):
+        return _run_locked(config, prior, names, indices, client, workers, scheduler,
+                           progress, begin)
+
+
+def _run_locked(config: BatchConfig, prior, names, indices, client, workers, scheduler,
+                progress: bool, begin: float) -> RunSummary:
+    """:func:`run` once its config is checked and its store's lock is held."""
     from tqdm.auto import tqdm
 
-    begin = time.perf_counter()
-    prior = resolve_prior(config)
     sha256 = prior_digest(prior)
     root = open_store(config, sha256, prior=describe_prior(prior))
-    names = source(config, prior)[0]
-    indices = list(item_indices(config, names))
     done = done_items(root)
     pending = [i for i in indices if i not in done]
     inputs = load_inputs(config, pending, image_shape_of(prior)) if pending else {}

@@ -11,7 +11,6 @@ weights' SHA-256, the seed); one group per item, ``items/00012``, with the array
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import time
@@ -21,8 +20,9 @@ import numpy as np
 
 from .config import BatchConfig
 
-__all__ = ["FORMAT", "NOT_COMPARED", "ConfigMismatch", "metadata", "open_store",
-           "done_items", "write_item", "read_item"]
+__all__ = ["FORMAT", "NOT_COMPARED", "ITEM_ARRAYS", "ConfigMismatch", "metadata",
+           "open_store", "open_report_store", "item_states", "done_items", "write_item",
+           "read_item"]
 
 # /2: the prior is any eglass.priors reference, data "prior" or "samples", the metadata
 # record the prior (and a digest for any weights file).
@@ -67,7 +67,7 @@ def _check_same(path: Path, root, config: BatchConfig, sha256: str | None) -> No
     if root.attrs.get("format") != FORMAT:
         raise ConfigMismatch(f"{path} exists but is not an eglass batch store of this "
                              f"version (format {root.attrs.get('format')!r}, expected "
-                             f"{FORMAT!r}); choose another --store")
+                             f"{FORMAT!r}); choose another --out")
     stored, current = dict(root.attrs["config"]), config.to_dict()
     diff = _differences(stored, current)
     stored_sha = dict(root.attrs["metadata"]).get(DIGEST)
@@ -79,7 +79,7 @@ def _check_same(path: Path, root, config: BatchConfig, sha256: str | None) -> No
                             for k in diff)
         raise ConfigMismatch(f"{path} was written by a different config ({details}); "
                              "re-run with the same settings to resume, or choose another "
-                             "--store")
+                             "--out")
 
 
 def open_store(config: BatchConfig, sha256: str | None, *, prior: dict | None = None):
@@ -90,8 +90,8 @@ def open_store(config: BatchConfig, sha256: str | None, *, prior: dict | None = 
     import zarr
 
     path = Path(config.store)
-    if path.exists():
-        root = zarr.open_group(str(path), mode="a")
+    if _is_store(path):
+        root = _open_existing(path, "r+")
         _check_same(path, root, config, sha256)
         return root
     root = zarr.open_group(str(path), mode="w")
@@ -101,22 +101,78 @@ def open_store(config: BatchConfig, sha256: str | None, *, prior: dict | None = 
     return root
 
 
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is an existing store (a folder with ``zarr.json``); ``False`` where
+    one can be created (nothing there, or an empty folder); a ValueError naming the path
+    otherwise, before anything is written there."""
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        raise ValueError(f"{path} is a file, not a Zarr store (a folder); choose another --out")
+    if (path / "zarr.json").is_file():
+        return True
+    if any(path.iterdir()):
+        raise ValueError(f"{path} is a folder that is not a Zarr store (it has files but no "
+                         f"zarr.json); it is left untouched: choose another --out")
+    return False
+
+
+def _open_existing(path: Path, mode: str):
+    """The root group of the store at ``path``, or a ValueError naming it (damaged root)."""
+    import zarr
+
+    try:
+        return zarr.open_group(str(path), mode=mode)
+    except (ValueError, KeyError, OSError) as err:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path} cannot be read as a Zarr store ({type(err).__name__}: "
+                         f"{err})") from err
+
+
 def _item_name(index: int) -> str:
     return f"{index:05d}"
 
 
+# The arrays of every done item (x_true only where the truth is known).
+ITEM_ARRAYS = ("y", "z0", "x0", "z", "x", "errors", "feasible", "method", "mean", "std")
+
+
+def _item_names(root) -> list[str]:
+    """The item groups' names, listed without reading them (one damaged group must not
+    hide the others)."""
+    if "items" not in root:  # a store being created
+        return []
+    folder = Path(str(root.store.root)) / root.path / "items"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def _state(items, name: str) -> tuple[str, str | None]:
+    """``("done" | "failed" | "damaged", message)`` of one item group."""
+    try:
+        group = items[name]
+        attrs = dict(group.attrs)
+        if attrs.get("done") is not True:
+            return "failed", attrs.get("error") or "unfinished (a run stopped mid-write)"
+        for key in ITEM_ARRAYS:
+            if key not in group:  # (a lost chunk cannot be told from one of fill values)
+                return "damaged", f"array {key!r} is missing"
+            group[key]  # its metadata reads
+    except (ValueError, KeyError, OSError) as err:  # a truncated zarr.json included
+        return "damaged", f"unreadable ({type(err).__name__}: {err})"
+    return "done", None
+
+
+def item_states(root) -> dict[int, tuple[str, str | None]]:
+    """Each item's ``(state, message)``: ``"done"`` (complete), ``"failed"`` (its error, or
+    unfinished) or ``"damaged"`` (marked done, but a file is unreadable or missing). Resume
+    redoes every item that is not ``"done"``; :func:`eglass.batch.report` lists the others."""
+    names = _item_names(root)
+    items = root["items"] if names else None
+    return {int(name): _state(items, name) for name in names}
+
+
 def done_items(root) -> set[int]:
-    """Indices of the items whose ``done`` flag is set."""
-    if "items" not in root:  # a store being created, or one opened read-only before any item
-        return set()
-    done = set()
-    for name, group in root["items"].groups():
-        try:
-            if group.attrs.get("done") is True:
-                done.add(int(name))
-        except (ValueError, KeyError, json.JSONDecodeError):
-            continue  # a group killed mid-write: rewritten
-    return done
+    """Indices of the complete items (``done`` set and every array readable)."""
+    return {i for i, (state, _) in item_states(root).items() if state == "done"}
 
 
 def write_item(root, index: int, inputs: dict | None, result: dict) -> None:
@@ -139,6 +195,20 @@ def write_item(root, index: int, inputs: dict | None, result: dict) -> None:
                for k, v in result.items() if not isinstance(v, np.ndarray)}
     group.attrs.update(**attrs, **scalars, error=None)
     group.attrs["done"] = True
+
+
+def open_report_store(path: Path):
+    """The root of the store at ``path``, read-only, or an error naming it (absent, not a
+    store, another format)."""
+    if not path.exists():
+        raise FileNotFoundError(f"store {path} not found")
+    if not _is_store(path):
+        raise ValueError(f"{path} is an empty folder, not an eglass batch store")
+    root = _open_existing(path, "r")
+    if root.attrs.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an eglass batch store of this version (format "
+                         f"{root.attrs.get('format')!r}, expected {FORMAT!r})")
+    return root
 
 
 def read_item(root, index: int) -> dict:

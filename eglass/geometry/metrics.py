@@ -49,8 +49,20 @@ def measurement_metric(
     z0 = problem.latent(z0)
     chunk = plan_chunk(problem, z0, chunk_size, max_memory, measurement=True, perceptual=False)
     if chunk is None:
-        return gram(jacobian(problem.measure, z0))
-    return block_grams(problem.generator, [problem.A], z0, chunk)[0]
+        H = gram(jacobian(problem.measure, z0))
+    else:
+        H = block_grams(problem.generator, [problem.A], z0, chunk)[0]
+    return check_metric_finite("H_Y", H, "A(G(z0))")
+
+
+def check_metric_finite(name: str, H: torch.Tensor, of: str) -> torch.Tensor:
+    """``H``, or a ValueError saying that the images (or measurements) it came from are not
+    finite at this ``z0`` (a NaN matrix would otherwise flow into the directions)."""
+    if not bool(torch.isfinite(H).all()):
+        raise ValueError(f"{name} has NaN/inf values: {of} is not finite (or not "
+                         f"differentiable) at this z0; check the generator and the operator "
+                         f"there")
+    return H
 
 
 @accepts_problem("distance", legacy="silent")
