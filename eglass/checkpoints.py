@@ -69,7 +69,7 @@ def available(root: str | Path | None = None) -> list[str]:
     accept.
 
     >>> available()
-    ['mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
+    ['faces-encoder', 'mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
     """
     return sorted(registry(root))
 
