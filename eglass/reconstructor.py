@@ -88,7 +88,7 @@ class EglassReconstructor(Reconstructor):
         prior: a registered prior name or reference (:func:`eglass.priors.get_prior`, e.g.
             ``"mnist-dcgan"``), or a generator ``nn.Module`` (eval mode, ``latent_dim``).
         distance: the perceptual distance of :math:`H_X` (:meth:`sample` needs one);
-            default: the prior's (:meth:`eglass.priors.Prior.distance`).
+            default: the prior's (``distance()`` of its :class:`eglass.priors.Prior`).
         inversion: the first solution, ``"fast"`` (the prior's encoder, refined:
             :func:`eglass.inversion.fast_start`), ``"latent"`` or ``"iagan"``
             (:func:`eglass.inversion.invert`).
@@ -166,7 +166,7 @@ class EglassReconstructor(Reconstructor):
         return self._out(result.x).to(y.device)
 
     def sample(self, y: torch.Tensor, physics, n: int | None = None) -> Samples:
-        """``n`` solutions of each measurement by :attr:`method` from its first solution,
+        """``n`` solutions of each measurement by the ``method`` from its first solution,
         with their per-pixel mean and standard deviation (:class:`Samples`).
 
         ``n=None``: every solution the settings make (``len(Ks) * len(etas)`` for e-GLASS).
