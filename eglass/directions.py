@@ -32,6 +32,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from .display import Summarized, brief, settings_text, shape
 from .geometry import eigh_desc, fix_signs
 from .utils import check_finite, check_positive_int
 
@@ -83,6 +84,15 @@ def _check_metric(name: str, H: torch.Tensor, rtol: float = SYMMETRY_RTOL) -> to
     return H
 
 
+def check_semidefinite(name: str, eigenvalues: torch.Tensor, rtol: float = SYMMETRY_RTOL) -> None:
+    """A ValueError unless a metric's eigenvalues (descending) are ``>= 0`` up to ``rtol``
+    times the largest magnitude: a metric :math:`J^\top J` is positive semi-definite."""
+    lowest, scale = eigenvalues[-1].item(), eigenvalues.abs().max().item()
+    if lowest < -rtol * max(scale, 1e-30):
+        raise ValueError(f"{name} must be positive semi-definite (a metric J^T J), but its "
+                         f"smallest eigenvalue is {lowest:.3g} (largest magnitude {scale:.3g})")
+
+
 def _check_pair(H_Y: torch.Tensor, H_X: torch.Tensor) -> int:
     _check_metric("H_Y", H_Y)
     _check_metric("H_X", H_X)
@@ -128,9 +138,10 @@ def check_indices(Ks) -> list[int]:
 # --------------------------------------------------------------------------- directions
 
 
-@dataclass
-class Direction:
-    r"""A unit latent direction ``d`` ``(d,)`` with the diagnostics of how it was found.
+@dataclass(repr=False)
+class Direction(Summarized):
+    r"""A unit latent direction ``d`` ``(d,)`` with the diagnostics of how it was found
+    (``print(direction)``: a paragraph of them; a notebook: a table).
 
     Correlations are cosines with the eigenvectors of :math:`H_Y` (columns of ``U``) and
     :math:`H_X` (columns of ``V``), both in descending eigenvalue order: ``corr_Y[j-1]`` is
@@ -168,6 +179,24 @@ class Direction:
     threshold: float | None = None
     top: int | None = None
     regularization: float | None = None
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The facts ``repr`` and the notebook table show (:class:`eglass.display.Summarized`)."""
+        rows = [("method", self.method), ("K", str(self.K)), ("d", shape(self.d)),
+                ("d^T H_Y d", f"{self.quad_Y:.3g} (start v^K: {self.quad_Y_start:.3g})"),
+                ("d^T H_X d", f"{self.quad_X:.3g} (start v^K: {self.quad_X_start:.3g})")]
+        if self.top is not None:
+            start = self.corr_Y_start[: self.top].abs().max().item()
+            rows.append((f"max |d.u^j|, j <= {self.top}",
+                         f"{self.max_corr_top_Y:.3g} (start {start:.3g})"))
+        if self.iterations:
+            removed = brief(list(self.removed)) if self.removed else "none"
+            rows.append(("removed u^j", f"j = {removed} in {self.iterations} pass(es)"))
+        settings = dict(threshold=self.threshold, top=self.top,
+                        regularization=self.regularization)
+        if any(v is not None for v in settings.values()):
+            rows.append(("settings", settings_text(settings)))
+        return rows
 
     @property
     def max_corr_top_Y(self) -> float:
@@ -236,7 +265,9 @@ class MetricPair:
         self.HY = (self.HY + self.HY.T) / 2
         self.HX = (self.HX + self.HX.T) / 2
         self.lam_Y, self.U = eigh_desc(self.HY)
-        self.V = eigh_desc(self.HX)[1]
+        lam_X, self.V = eigh_desc(self.HX)
+        check_semidefinite("H_Y", self.lam_Y)
+        check_semidefinite("H_X", lam_X)
         self._generalized: dict[float, torch.Tensor] = {}
 
     def generalized_basis(self, regularization: float) -> torch.Tensor:
