@@ -1,7 +1,7 @@
 """Batch throughput: measurements per minute on Dask with 1 and 2 workers, and Dask's
 per-measurement overhead against a plain loop (issue 19).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dataset.py [--count 20] [--repeats 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dataset.py [--count 20] [--repeats 2] [--prior P]
 
 The same ``--count`` held-out digits (SR x8, IAGAN with 2 starts x 100 + 50 steps, e-GLASS
 Ks 4,6,8 x 4 etas; the timed item is :func:`eglass.batch.run_item`) go through
@@ -46,15 +46,23 @@ def warm_up(config: batch.BatchConfig) -> None:
 
 
 def plain_loop(config: batch.BatchConfig) -> float:
-    """Seconds to run and store every item in this process, one after another."""
-    G, sha = batch.load_prior(config.prior, config.prior_sha256)
+    """Seconds to run and store every item in this process, one after another (on one
+    torch thread, as a worker runs)."""
+    import torch
+
+    _, sha = batch.load_prior(config.prior, config.prior_sha256)
     warm_up(config)
     root = batch.open_store(config, sha)
     inputs = batch.load_inputs(config)
-    with stopwatch() as seconds:
-        for i, item in inputs.items():
-            batch._write_item(root, i, item, batch.run_item(config, i, item["y"],
-                                                            item["x_true"]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with stopwatch() as seconds:
+            for i, item in inputs.items():
+                batch.write_item(root, i, item, batch.run_item(config, i, item["y"],
+                                                               item["x_true"]))
+    finally:
+        torch.set_num_threads(threads)
     return seconds()
 
 
@@ -76,12 +84,15 @@ def on_dask(config: batch.BatchConfig, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="held-out digits per run")
+    parser.add_argument("--prior", help="any eglass.priors reference (default: the default "
+                        "prior; one without a data set runs on its samples)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="runs of each setting; the fastest counts (others share the CPU)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="eglass-dataset-"))
     try:
-        base = batch.BatchConfig(count=args.count, **BUDGET)
+        prior = {} if args.prior is None else {"prior": args.prior}
+        base = batch.BatchConfig(count=args.count, **BUDGET, **prior)
         load_before = os.getloadavg()
         loops, ones, twos = [], [], []
         for r in range(args.repeats):  # interleaved, so that a busy spell hits all three
@@ -98,7 +109,8 @@ def main() -> None:
     rate = {k: 60 * n / v for k, v in (("loop", loop), ("1 worker", one["seconds"]),
                                        ("2 workers", two["seconds"]))}
     results = dict(
-        items=n, budget={k: list(v) if isinstance(v, tuple) else v for k, v in BUDGET.items()},
+        items=n, prior=base.prior,
+        budget={k: list(v) if isinstance(v, tuple) else v for k, v in BUDGET.items()},
         operator="sr x8", seconds=dict(loop=loop, one_worker=one, two_workers=two),
         all_runs=dict(loop=loops, one_worker=ones, two_workers=twos), repeats=args.repeats,
         measurements_per_minute=rate,

@@ -25,13 +25,15 @@ benchmarks) sets those two deterministically to 1 and 0.
 from __future__ import annotations
 
 import json
+import numbers
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.spectral_norm import SpectralNorm
 
-from .checkpoints import check_sha256, state_mismatch
+from .checkpoints import check_finite_state, check_sha256, state_mismatch
+from .utils import check_number, check_positive_int
 
 __all__ = ["BigGANGenerator", "biggan_config", "random_biggan", "save_biggan", "load_biggan"]
 
@@ -95,13 +97,13 @@ class BigGANGenerator(nn.Module):
     def __init__(self, biggan: nn.Module, class_id: int, truncation: float = 0.4):
         super().__init__()
         n = biggan.config.num_classes
-        if not isinstance(class_id, int) or not 0 <= class_id < n:
+        if isinstance(class_id, bool) or not isinstance(class_id, numbers.Integral) \
+                or not 0 <= class_id < n:
             raise ValueError(f"class_id must be an int in [0, {n}), got {class_id!r}")
-        if not 0 < float(truncation) <= 1:
-            raise ValueError(f"truncation must be in (0, 1], got {truncation!r}")
+        truncation = check_number("truncation", truncation, positive=True, maximum=1)
         self.biggan = biggan
-        self.class_id = class_id
-        self.truncation = float(truncation)
+        self.class_id = int(class_id)
+        self.truncation = truncation
         self.latent_dim = int(biggan.config.z_dim)
         self.resolution = int(biggan.config.output_dim)
         onehot = torch.zeros(1, n)
@@ -182,12 +184,15 @@ def load_biggan(
     absent = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / n).is_file()]
     if absent:
         raise FileNotFoundError(_missing_files(folder) + f"lacks {', '.join(absent)}; put it there")
-    try:
-        config = ppb.BigGANConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{folder / CONFIG_NAME} is not valid JSON: {err}") from err
+    config = ppb.BigGANConfig.from_dict(_read_config(folder / CONFIG_NAME))
     check_sha256(folder / WEIGHTS_NAME, sha256)
-    state = torch.load(folder / WEIGHTS_NAME, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(folder / WEIGHTS_NAME, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, empty, random bytes: many error types
+        first = (str(err).splitlines() or [""])[0]
+        raise ValueError(f"{folder / WEIGHTS_NAME} is not a loadable BigGAN state dict: "
+                         f"torch.load(weights_only=True) refused it ({type(err).__name__}: "
+                         f"{first}); an empty or truncated file included") from err
     if not isinstance(state, dict):
         raise ValueError(
             f"{folder / WEIGHTS_NAME} holds a {type(state).__name__}, expected a state dict"
@@ -205,5 +210,43 @@ def load_biggan(
         raise ValueError(
             f"{folder / WEIGHTS_NAME} does not fit its {CONFIG_NAME}: " + "; ".join(problems)
         )
-    model.load_state_dict(state, strict=True)
+    check_finite_state(folder / WEIGHTS_NAME, "the state dict", state)
+    model.load_state_dict(state, strict=False)  # only weight_v may be absent (checked above)
+    _recompute_v(model, [k for k in model.state_dict() if k not in state])
     return BigGANGenerator(model.eval(), class_id, truncation)
+
+
+# config.json's fields and the type each must have (upstream's BigGANConfig).
+CONFIG_INTS = ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes",
+               "n_stats", "layers")
+
+
+def _read_config(path: Path) -> dict:
+    """``config.json`` as a dict with upstream's integer fields positive integers, or a
+    ValueError naming the file and the field."""
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object of BigGANConfig fields, got a "
+                         f"{type(values).__name__}")
+    for key in CONFIG_INTS:
+        if key in values and key != "layers":
+            check_positive_int(f"{path}: {key}", values[key])
+    if "layers" in values and not isinstance(values["layers"], list):
+        raise ValueError(f"{path}: layers must be a list, got {values['layers']!r}")
+    return values
+
+
+def _recompute_v(model: nn.Module, absent: list[str]) -> None:
+    """For the spectral norms whose ``weight_v`` the file lacks (older files): ``v = W^T u /
+    ||W^T u||`` from the stored ``weight_orig`` and ``weight_u`` (the power iteration's next
+    ``v``; equal to the trained one when ``u`` has converged, as in a trained model)."""
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for key in absent:
+            module = modules[key.removesuffix(".weight_v")]
+            w = module.weight_orig.flatten(1)
+            v = w.T @ module.weight_u
+            module.weight_v.copy_(v / v.norm().clamp_min(1e-12))

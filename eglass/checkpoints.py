@@ -30,6 +30,7 @@ __all__ = [
     "load_checkpoint",
     "check_sha256",
     "state_mismatch",
+    "check_finite_state",
     "load_shipped",
 ]
 
@@ -68,7 +69,7 @@ def available(root: str | Path | None = None) -> list[str]:
     / :func:`eglass.models.load_encoder` accept.
 
     >>> available()
-    ['mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
+    ['faces-encoder', 'mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
     """
     return sorted(registry(root))
 
@@ -163,6 +164,16 @@ def state_mismatch(expected: dict, given: dict) -> list[str]:
     return problems
 
 
+def check_finite_state(path: str | Path, name: str, state: dict) -> None:
+    """A ValueError naming the file and the first tensors of ``state`` with NaN or inf
+    values (weights that would make every image NaN)."""
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{path}: {name} has NaN or inf values in {len(bad)} tensor(s), "
+                         f"first {bad[:3]}; expected finite weights")
+
+
 def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:
     """Rebuild a module saved by :func:`save_checkpoint`, checking the file's SHA-256 first.
 
@@ -178,7 +189,8 @@ def load_checkpoint(path: str | Path, sha256: str | None) -> nn.Module:
     check_sha256(path, sha256)
     arch, config, state = read_checkpoint(path)
     try:
-        module = ARCHITECTURES[arch](**config)
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: not the caller's
+            module = ARCHITECTURES[arch](**config)
     except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path}: config {config} does not fit {arch}: {err}") from err
     problems = state_mismatch(module.state_dict(), state)

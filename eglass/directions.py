@@ -84,6 +84,15 @@ def _check_metric(name: str, H: torch.Tensor, rtol: float = SYMMETRY_RTOL) -> to
     return H
 
 
+def check_semidefinite(name: str, eigenvalues: torch.Tensor, rtol: float = SYMMETRY_RTOL) -> None:
+    """A ValueError unless a metric's eigenvalues (descending) are ``>= 0`` up to ``rtol``
+    times the largest magnitude: a metric :math:`J^\top J` is positive semi-definite."""
+    lowest, scale = eigenvalues[-1].item(), eigenvalues.abs().max().item()
+    if lowest < -rtol * max(scale, 1e-30):
+        raise ValueError(f"{name} must be positive semi-definite (a metric J^T J), but its "
+                         f"smallest eigenvalue is {lowest:.3g} (largest magnitude {scale:.3g})")
+
+
 def _check_pair(H_Y: torch.Tensor, H_X: torch.Tensor) -> int:
     _check_metric("H_Y", H_Y)
     _check_metric("H_X", H_X)
@@ -256,7 +265,9 @@ class MetricPair:
         self.HY = (self.HY + self.HY.T) / 2
         self.HX = (self.HX + self.HX.T) / 2
         self.lam_Y, self.U = eigh_desc(self.HY)
-        self.V = eigh_desc(self.HX)[1]
+        lam_X, self.V = eigh_desc(self.HX)
+        check_semidefinite("H_Y", self.lam_Y)
+        check_semidefinite("H_X", lam_X)
         self._generalized: dict[float, torch.Tensor] = {}
 
     def generalized_basis(self, regularization: float) -> torch.Tensor:

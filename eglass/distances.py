@@ -245,7 +245,7 @@ def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
     tensor([0.])
     """
     if classifier is None:
-        return default_prior().distance()
+        return default_prior().default_distance()
     return classifier_distance(classifier)
 
 

@@ -30,12 +30,58 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import check_sha256, state_mismatch
+from .checkpoints import check_finite_state, check_sha256, state_mismatch
+from .utils import check_number, check_positive_int
 
-__all__ = ["BaseConfig", "PGGANGenerator", "pggan_config", "random_pggan", "load_pggan"]
+__all__ = ["BaseConfig", "PGGANGenerator", "pggan_config", "random_pggan", "load_pggan",
+           "LOSS_TANH", "loss_of", "check_config"]
 
 _UPSTREAM_CONFIG = "models.utils.config.BaseConfig"
-_TANH_LOSSES = ("MSE", "DCGAN")
+#: Upstream's loss criteria (``models/loss_criterions/base_loss_criterions.py``) -> whether the
+#: generator's output goes through tanh (their ``generationActivation``).
+LOSS_TANH = {"MSE": True, "WGANGP": False, "Logistic": False, "DCGAN": True}
+
+
+def loss_of(config: dict) -> str:
+    """The loss criterion of a PGAN config: upstream's key ``lossCriterion`` (what
+    ``BaseGAN`` stores and reads back), else ``lossMode`` (the name of ``BaseGAN``'s argument,
+    which earlier eglass configs stored), else ``"WGANGP"``; a ValueError for an unknown name
+    or for both keys given with different values."""
+    criterion, mode = config.get("lossCriterion"), config.get("lossMode")
+    if criterion is not None and mode is not None and criterion != mode:
+        raise ValueError(f"PGGAN config has lossCriterion={criterion!r} and lossMode={mode!r}; "
+                         f"give one (lossCriterion is upstream's key)")
+    loss = criterion if criterion is not None else mode if mode is not None else "WGANGP"
+    if loss not in LOSS_TANH:
+        raise ValueError(f"PGGAN config lossCriterion must be one of upstream's "
+                         f"{list(LOSS_TANH)}, got {loss!r}")
+    return loss
+
+
+def check_config(config) -> dict:
+    """Upstream's PGAN config fields checked (types and ranges, naming the field); the config
+    as a dict."""
+    if not isinstance(config, dict):
+        raise ValueError(f"a PGAN config must be upstream's BaseConfig or a dict, got "
+                         f"{type(config).__name__}")
+    need = ("latentVectorDim", "depthScale0", "depthOtherScales")
+    absent = [k for k in need if k not in config]
+    if absent:
+        raise ValueError(f"PGGAN config lacks {absent}; expected upstream's fields "
+                         f"{list(need)}, got {sorted(config)}")
+    for key in ("latentVectorDim", "depthScale0", "dimOutput"):
+        if key in config:
+            check_positive_int(f"PGGAN config {key}", config[key])
+    depths = config["depthOtherScales"]
+    if isinstance(depths, str | bytes) or not isinstance(depths, Sequence):
+        raise ValueError(f"PGGAN config depthOtherScales must be a list of positive integers "
+                         f"(one depth per scale above 4x4), got {depths!r}")
+    for i, depth in enumerate(depths):
+        check_positive_int(f"PGGAN config depthOtherScales[{i}]", depth)
+    check_number("PGGAN config alpha", config.get("alpha", 0.0), minimum=0, maximum=1)
+    check_number("PGGAN config leakyReluLeak", config.get("leakyReluLeak", 0.2))
+    loss_of(config)
+    return config
 
 
 class BaseConfig:
@@ -131,28 +177,26 @@ class PGGANGenerator(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict) -> PGGANGenerator:
-        """Build from upstream's config fields (a dict or a :class:`BaseConfig`'s ``vars``)."""
-        need = ("latentVectorDim", "depthScale0", "depthOtherScales")
-        absent = [k for k in need if k not in config]
-        if absent:
-            raise ValueError(
-                f"PGGAN config lacks {absent}; expected upstream's fields {list(need)}, "
-                f"got {sorted(config)}"
-            )
+        """Build from upstream's config fields (a dict or a :class:`BaseConfig`'s ``vars``);
+        the output goes through tanh for the losses whose generator upstream ends with tanh
+        (:data:`LOSS_TANH`, from ``lossCriterion``: :func:`loss_of`)."""
+        config = check_config(config)
         return cls(
             config["latentVectorDim"],
             config["depthScale0"],
             config["depthOtherScales"],
             leakyReluLeak=config.get("leakyReluLeak", 0.2),
             normalization=config.get("perChannelNormalization", True),
-            tanh=config.get("lossMode", "WGANGP") in _TANH_LOSSES,
+            tanh=LOSS_TANH[loss_of(config)],
             dimOutput=config.get("dimOutput", 3),
             alpha=config.get("alpha", 0.0),
         )
 
 
-def pggan_config(resolution: int = 1024, *, latent_dim: int = 512, width_divisor: int = 1) -> dict:
-    """Upstream's PGAN config fields at ``resolution`` (a power of 2, 8 to 1024).
+def pggan_config(resolution: int = 1024, *, latent_dim: int = 512, width_divisor: int = 1,
+                 loss: str = "WGANGP") -> dict:
+    """Upstream's PGAN config fields at ``resolution`` (a power of 2, 8 to 1024), trained
+    with ``loss`` (upstream's ``lossCriterion``: tanh output for ``"DCGAN"`` and ``"MSE"``).
 
     Depths follow upstream's default ``depthScales = [512, 512, 512, 512, 256, 128, 64, 32, 16]``
     (``celebAHQ-256`` uses the first 7); ``width_divisor`` shrinks every depth for reduced models.
@@ -174,7 +218,7 @@ def pggan_config(resolution: int = 1024, *, latent_dim: int = 512, width_divisor
         "depthOtherScales": depths[1:],
         "leakyReluLeak": 0.2,
         "perChannelNormalization": True,
-        "lossMode": "WGANGP",
+        "lossCriterion": loss_of({"lossCriterion": loss}),
         "dimOutput": 3,
         "alpha": 0.0,
     }
@@ -222,7 +266,8 @@ def load_pggan(
     except Exception as err:  # the weights-only unpickler raises UnpicklingError and others
         raise ValueError(
             f"{path} is not a loadable PGAN checkpoint: torch.load(weights_only=True) "
-            f"refused it ({type(err).__name__}: {str(err).splitlines()[0]}); only tensors, "
+            f"refused it ({type(err).__name__}: {(str(err).splitlines() or [''])[0]}; an "
+            f"empty or truncated file included); only tensors, "
             f"plain containers and {_UPSTREAM_CONFIG} are allowed"
         ) from err
     if not isinstance(ckpt, dict) or "config" not in ckpt or which not in ckpt:
@@ -232,9 +277,15 @@ def load_pggan(
             f"format), got {got}"
         )
     config = ckpt["config"]
-    G = PGGANGenerator.from_config(vars(config) if isinstance(config, BaseConfig) else config)
+    try:
+        config = check_config(vars(config) if isinstance(config, BaseConfig) else config)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: not the caller's
+        G = PGGANGenerator.from_config(config)
     problems = state_mismatch(G.state_dict(), ckpt[which])
     if problems:
         raise ValueError(f"{path}: {which} does not fit its config: " + "; ".join(problems))
+    check_finite_state(path, which, ckpt[which])
     G.load_state_dict(ckpt[which], strict=True)
     return G.eval()

@@ -294,9 +294,14 @@ def _probe(G: nn.Module, dim: int) -> torch.Tensor:
     """``G(0)`` for one latent: catches a ``latent_dim`` that disagrees with the input layer."""
     param = next(iter(G.parameters()), None)
     kind = {} if param is None else dict(dtype=param.dtype, device=param.device)
+    devices = [kind["device"]] if kind and kind["device"].type == "cuda" else []
     try:
-        with torch.no_grad():
+        # On a fork of the random state: a generator that draws noise in its forward moves
+        # it (it is not a function of z, and every later step would silently disagree).
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            before = _rng_states(devices)
             x = G(torch.zeros(1, dim, **kind))
+            drew = not all(map(torch.equal, before, _rng_states(devices)))
     except (RuntimeError, ValueError, TypeError, IndexError) as err:
         raise ValueError(
             f"generator {type(G).__name__} says latent_dim={dim} but fails on latents of "
@@ -306,7 +311,18 @@ def _probe(G: nn.Module, dim: int) -> torch.Tensor:
         got = format_shape(x) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"generator {type(G).__name__} must map (1,{dim}) latents to images "
                          f"(1,C,H,W), got {got}")
+    if drew:
+        raise ValueError(
+            f"generator {type(G).__name__} is not a function of z: it draws random numbers "
+            f"in its forward (G(z) would change from call to call). Fix the noise (e.g. "
+            f"noise_mode='const' for StyleGAN, fixed noise buffers) and put it in eval mode "
+            f"(G.eval())")
     return x
+
+
+def _rng_states(devices: list) -> list[torch.Tensor]:
+    """The CPU random state and that of each CUDA device in ``devices``."""
+    return [torch.random.get_rng_state(), *(torch.cuda.get_rng_state(d) for d in devices)]
 
 
 def _apply(A: Callable, x: torch.Tensor) -> torch.Tensor:

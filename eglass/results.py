@@ -25,6 +25,7 @@ import torch
 
 from .display import Summarized, brief, settings_text, shape, span
 from .evaluate import TAU, TAU_STRICT, diversity
+from .utils import check_positive_int
 
 __all__ = ["Solutions", "concat", "summarize"]
 
@@ -41,7 +42,9 @@ class Solutions(Summarized):
         x: images ``(N, C, H, W)`` in [-1, 1].
         errors: measurement error of each image ``(N,)``
             (:func:`eglass.evaluate.measurement_error`).
-        method: what made them (``"eglass"``, ``"walk"``, ``"PULSE"``, ``"Langevin"``, ...).
+        method: the name of the method that made them in :mod:`eglass.methods`
+            (``"eglass"``, ``"walk"``, ``"pulse"``, ``"langevin"``, ...); its display label is
+            ``eglass.methods.label(method)``.
         params: the settings used (for reports).
         tau: the feasibility level the solutions were made for (:meth:`feasible`'s default).
         columns: further per-solution values, each ``(N,)`` or ``(N, ...)``: ``"eta"`` and
@@ -76,6 +79,15 @@ class Solutions(Summarized):
     seconds: float = math.nan
     setup_seconds: float = 0.0
     context: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = self.x.shape[0]
+        sizes = {"errors": self.errors, "z": self.z}
+        wrong = {k: tuple(v.shape) for k, v in sizes.items()
+                 if isinstance(v, torch.Tensor) and (v.ndim == 0 or v.shape[0] != n)}
+        if wrong:
+            raise ValueError(f"Solutions needs one row per image: x has {n} images, but "
+                             + ", ".join(f"{k} has shape {s}" for k, s in wrong.items()))
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -145,6 +157,7 @@ class Solutions(Summarized):
 
     def first(self, k: int, tau: float | None = None) -> Solutions:
         """The first ``k`` feasible solutions (fewer if fewer exist)."""
+        k = check_positive_int("k", k, minimum=0)
         return self.select(self.feasible(tau).nonzero().flatten()[:k])
 
     def best(self, k: int) -> Solutions:

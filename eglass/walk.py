@@ -121,6 +121,9 @@ def _check_direction(direction: Direction | torch.Tensor, dim: int) -> Direction
         got = format_shape(d) if isinstance(d, torch.Tensor) else type(d).__name__
         raise ValueError(f"direction must have shape ({dim},), got {got}")
     check_finite("direction", d)
+    if not bool(d.abs().max() > 0):
+        raise ValueError(f"direction is zero; expected a non-zero ({dim},) direction to walk "
+                         "along (it is normalized)")
     return direction if isinstance(direction, Direction) else _given_direction(d)
 
 

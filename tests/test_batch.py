@@ -1,6 +1,8 @@
 """The batch path (eglass.batch, eglass.cli): a 2-worker LocalCluster over 20 held-out digits,
 a killed run resumed, a killed worker survived, bad input files reported by name, a store
-of another config refused, and the command's --help and --quick.
+of another config refused, and the command's --help and --quick; any prior: a random-weight
+PGGAN checkpoint in pytorch_GAN_zoo's format through `eglass run --quick` and `eglass report`,
+a save_checkpoint file, samples of the prior, changed weights refused, `eglass priors`.
 
 Budgets are tiny (one IAGAN start, 15 + 3 steps): these tests check the machinery (every
 item once, bit-identical results, errors), not the quality of the solutions."""
@@ -306,9 +308,20 @@ def test_npy_and_zarr_sources(tmp_path):
 def test_fast_inversion_items_match_the_full_ones_in_feasibility():
     """``inversion = "fast"``: the encoder's start, the same pipeline after it; noisy items stop
     at the discrepancy level instead of fitting the noise."""
+    import torch
+
     full = batch.BatchConfig(count=2, Ks=(4, 8), etas=(-1.5, 1.5), seed=3)
     fast = full.replace(inversion="fast")
     inputs = batch.load_inputs(fast)
+    threads, state = torch.get_num_threads(), torch.random.get_rng_state()
+    torch.set_num_threads(2)
+    try:
+        a = batch.run_item(full, 0, inputs[0]["y"], inputs[0]["x_true"])
+        # library code changes no process-wide setting: threads and global RNG as they were
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(torch.random.get_rng_state(), state)
     for i, item in inputs.items():
         a = batch.run_item(full, i, item["y"], item["x_true"])
         b = batch.run_item(fast, i, item["y"], item["x_true"])
@@ -318,5 +331,180 @@ def test_fast_inversion_items_match_the_full_ones_in_feasibility():
     (item,) = batch.load_inputs(noisy).values()
     out = batch.run_item(noisy, 0, item["y"], item["x_true"])
     assert 0.1**2 / 4 * 0.5 < out["x0_error"] <= 0.1**2 / 2  # stopped near sigma^2/4
-    with pytest.raises(ValueError, match=r"inversion must be one of \('iagan', 'fast'\)"):
+    with pytest.raises(ValueError, match=r"inversion must be one of 'iagan', 'fast'"):
         full.replace(inversion="pulse")
+
+
+# --- any prior ------------------------------------------------------------------------------
+
+SMALL = ["--restarts", "1", "--steps", "15", "--finetune-steps", "3", "--Ks", "4,8",
+         "--etas=-1.5,1.5", "--no-progress"]
+
+
+def _pggan_checkpoint(path: Path, seed: int = 0) -> Path:
+    """A random-weight PGGAN checkpoint in pytorch_GAN_zoo's format: {"config", "netG",
+    "avgG"}, the config an object of upstream's class models.utils.config.BaseConfig
+    (registered only while the file is written). 16x16 RGB, latent 16, tanh output."""
+    import types
+
+    import torch
+
+    from eglass.pggan import pggan_config, random_pggan
+
+    config = pggan_config(16, latent_dim=16, width_divisor=32, loss="DCGAN")
+    state = random_pggan(config, seed=seed).state_dict()
+    names = ("models", "models.utils", "models.utils.config")
+    saved = {name: sys.modules.get(name) for name in names}
+    try:
+        for name in names:
+            sys.modules[name] = types.ModuleType(name)
+        cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
+        sys.modules["models.utils.config"].BaseConfig = cls
+        upstream = cls()
+        upstream.__dict__.update(config)
+        torch.save({"config": upstream, "netG": state, "avgG": state, "netD": {}}, path)
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    return path
+
+
+def test_quick_run_and_report_of_a_pggan_checkpoint(tmp_path):
+    """`eglass run --quick --prior pggan:CKPT --store S` and `eglass report S`, no other flag:
+    samples of the prior (it has no data set), its pixel distance, no class count."""
+    import torch
+
+    from eglass.checkpoints import sha256_of
+
+    ckpt = _pggan_checkpoint(tmp_path / "pgan.pth")
+    store = tmp_path / "S.zarr"
+    state = torch.random.get_rng_state()
+    start = time.monotonic()
+    assert cli.main(["run", "--quick", "--prior", f"pggan:{ckpt}", "--store", str(store)]) == 0
+    seconds = time.monotonic() - start
+    assert cli.main(["report", str(store)]) == 0
+    assert torch.equal(torch.random.get_rng_state(), state)  # loading the prior included
+    root = _root(store)
+    assert sorted(batch.done_items(root)) == [0, 1, 2, 3]
+    meta = root.attrs["metadata"]
+    assert meta["generator_sha256"] == sha256_of(ckpt)
+    assert meta["prior"]["name"] == "pggan" and meta["prior"]["image_shape"] == [3, 16, 16]
+    item = batch.read_item(root, 1)
+    assert item["name"] == "pggan-sample-1" and item["x_true"].shape == (3, 16, 16)
+    assert item["z"].shape[1] == 16 and item["x"].shape[1:] == (3, 16, 16)
+    assert item["y"].shape == (3, 2, 2) and item["classes"] is None
+    assert np.array_equal(item["feasible"], item["errors"] <= 1e-2)
+    summary = json.loads((tmp_path / "S-report.json").read_text())
+    assert summary["items"] == 4 and summary["items_with_a_feasible_solution"] > 0
+    assert summary["classes"] is None
+    md = (tmp_path / "S-report.md").read_text()
+    assert f"prior `pggan:{ckpt}`" in md and "PGGAN pgan.pth" in md
+    assert "its samples: it has no data set" in md and "distinct classes" not in md
+    assert (tmp_path / "S-uncertainty.png").stat().st_size > 5_000
+    print(f"quick PGGAN run: {seconds:.0f} s")
+
+
+def test_resumed_run_refuses_a_changed_checkpoint(tmp_path, client):
+    ckpt = _pggan_checkpoint(tmp_path / "pgan.pth", seed=0)
+    store = tmp_path / "pgan.zarr"
+    args = ["run", "--prior", f"pggan:{ckpt}", "--count", "1", "--store", str(store),
+            "--scheduler", client.scheduler.address, "--methods", "eglass", *SMALL]
+    assert cli.main(args) == 0
+    before = _root(store).attrs["metadata"]["generator_sha256"]
+    _pggan_checkpoint(ckpt, seed=1)  # other weights, same path
+    from eglass.checkpoints import sha256_of
+
+    after = sha256_of(ckpt)
+    out = _eglass(*args, timeout=120)  # a new process, as a resumed run is
+    assert out.returncode == 2, out.stderr
+    assert f"generator_sha256: store {before!r}, now {after!r}" in out.stderr
+    # the digest given must be the file's
+    out = _eglass(*args, "--prior-sha256", before, timeout=120)
+    assert out.returncode == 2 and "SHA-256" in out.stderr, out.stderr
+
+
+def test_save_checkpoint_prior_without_sha256(tmp_path, client):
+    """A file of eglass.checkpoints.save_checkpoint as --prior, no --prior-sha256: the store
+    records its digest; the data default to its samples (it has no data set)."""
+    import torch
+
+    from eglass.checkpoints import save_checkpoint
+    from eglass.networks import Generator
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        sha = save_checkpoint(Generator(latent_dim=16, width=8).eval(), tmp_path / "g.pt")
+    store = tmp_path / "ckpt.zarr"
+    status = cli.main(["run", "--prior", str(tmp_path / "g.pt"), "--count", "2",
+                       "--store", str(store), "--scheduler", client.scheduler.address,
+                       "--methods", "eglass,pulse", "--pulse-n", "2", "--pulse-steps", "5",
+                       *SMALL])
+    assert status == 0
+    root = _root(store)
+    assert root.attrs["metadata"]["generator_sha256"] == sha
+    assert root.attrs["config"]["prior_sha256"] is None
+    item = batch.read_item(root, 0)
+    assert item["name"] == "checkpoint-sample-0" and item["x"].shape[1:] == (1, 32, 32)
+    assert len(item["errors"]) == 2 * 2 + 2
+
+
+def test_fast_start_for_a_prior_without_an_encoder(tmp_path):
+    """inversion = "fast" with a PGGAN checkpoint: no encoder, so one Gaussian start refined
+    (and the full inversion where that falls short); no encoder is named anywhere."""
+    ckpt = _pggan_checkpoint(tmp_path / "pgan.pth")
+    config = batch.BatchConfig(prior=f"pggan:{ckpt}", count=1, inversion="fast", steps=20,
+                               finetune_steps=5, Ks=(4, 8), etas=(-1.5, 1.5),
+                               methods=("eglass",))
+    (item,) = batch.load_inputs(config).values()
+    out = batch.run_item(config, 0, item["y"], item["x_true"])
+    assert out["z0"].shape == (1, 16) and out["x"].shape == (4, 3, 16, 16)
+    assert out["x0_error"] <= 3e-4 * 1.001  # the fast start's fallback reaches TAU_STRICT
+
+
+def test_samples_of_the_digit_prior(tmp_path, client):
+    """--data samples: truths G(z*) from seeds no other part uses, one per item, the same
+    whatever the count; the digit prior's classifier counts classes."""
+    import torch
+
+    from eglass.priors import get_prior
+
+    config = batch.BatchConfig(data="samples", count=3, seed=5)
+    inputs = batch.load_inputs(config)
+    prior = get_prior(config.prior)
+    _, x = prior.samples(1, seed=batch.item_seed(5, 2))
+    assert np.array_equal(inputs[2]["x_true"], x[0].numpy())
+    assert inputs[2]["name"] == f"{prior.name}-sample-2"
+    assert np.array_equal(batch.load_inputs(config.replace(count=10), [2])[2]["x_true"],
+                          inputs[2]["x_true"])
+    with pytest.raises(ValueError, match="give a count"):
+        batch.load_inputs(config.replace(count=None))
+    store = tmp_path / "samples.zarr"
+    status = cli.main(["run", "--data", "samples", "--count", "2", "--store", str(store),
+                       "--scheduler", client.scheduler.address, *SMALL])
+    assert status == 0
+    item = batch.read_item(_root(store), 1)
+    assert item["x_true"].shape == (1, 32, 32) and item["classes"] >= 1
+    assert torch.isfinite(torch.as_tensor(item["x0_psnr"]))
+
+
+def test_priors_command_lists_priors_and_reference_forms(capsys):
+    assert cli.main(["priors"]) == 0
+    out = capsys.readouterr().out
+    from eglass.priors import default_prior, list_schemes
+
+    assert default_prior().name in out and default_prior().description in out
+    for scheme in list_schemes():
+        assert scheme.form in out and scheme.description in out
+        for option in scheme.options:
+            assert f"{option}:" in out
+    assert "--prior-sha256 optional" in out
+
+
+def test_unknown_prior_is_a_clear_error(tmp_path, capsys):
+    status = cli.main(["run", "--prior", "nonesuch", "--store", str(tmp_path / "x.zarr")])
+    assert status == 2
+    assert "unknown prior 'nonesuch'" in capsys.readouterr().err
+    assert not (tmp_path / "x.zarr").exists()

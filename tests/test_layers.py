@@ -28,7 +28,7 @@ LAYERS = {
     "eglass.operators": 1, "eglass.deepinv_ops": 1, "eglass.evaluate": 1,
     "eglass.problem": 2, "eglass.results": 2, "eglass.distances": 2, "eglass.networks": 2,
     "eglass.checkpoints": 2, "eglass.biggan": 2, "eglass.pggan": 2,
-    "eglass.stylegan": 2,
+    "eglass.stylegan": 2, "eglass.dcgan": 2, "eglass.efficientnet": 2, "eglass.wheels": 2,
     "eglass.priors": 3, "eglass.models": 3, "eglass.data": 3, "eglass.training": 3,
     "eglass.geometry": 4, "eglass.inversion": 4, "eglass.directions": 4, "eglass.walk": 4,
     "eglass.baselines": 4,

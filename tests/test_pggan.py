@@ -65,7 +65,7 @@ def test_large_configs_have_power_of_two_outputs(resolution):
 
 
 def test_alpha_blending_and_tanh():
-    config = dict(pggan_config(16, latent_dim=8, width_divisor=32), alpha=0.5, lossMode="DCGAN")
+    config = dict(pggan_config(16, latent_dim=8, width_divisor=32, loss="DCGAN"), alpha=0.5)
     G = random_pggan(config, seed=2)
     z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
     x = G(z)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..problem import InverseProblem
+from ..utils import check_number
 
 __all__ = ["images_along"]
 
@@ -31,6 +32,7 @@ def images_along(
     if not isinstance(direction, torch.Tensor) or direction.shape != (dim,):
         got = tuple(direction.shape) if isinstance(direction, torch.Tensor) else direction
         raise ValueError(f"direction must have shape ({dim},), got {got}")
-    etas_t = torch.as_tensor(list(etas), dtype=z0.dtype, device=z0.device)
+    etas = [check_number(f"etas[{i}]", eta) for i, eta in enumerate(etas)]
+    etas_t = torch.as_tensor(etas, dtype=z0.dtype, device=z0.device)
     with torch.no_grad():
         return G(z0 + etas_t[:, None] * direction.to(z0)[None])

@@ -40,7 +40,8 @@ def measurement_metric(
     >>> import torch
     >>> from eglass import models, operators
     >>> G = models.load_generator("mnist-dcgan")
-    >>> H_Y = measurement_metric(G, operators.SuperResolution(8), torch.zeros(1, 64))
+    >>> problem = InverseProblem(G, operators.SuperResolution(8))
+    >>> H_Y = measurement_metric(problem, torch.zeros(1, 64))
     >>> lam = torch.linalg.eigvalsh(H_Y.double())  # ascending; rank <= 16 measurements
     >>> H_Y.shape, bool(lam[:-16].abs().max() < 1e-4 * lam[-1])
     (torch.Size([64, 64]), True)
@@ -48,8 +49,20 @@ def measurement_metric(
     z0 = problem.latent(z0)
     chunk = plan_chunk(problem, z0, chunk_size, max_memory, measurement=True, perceptual=False)
     if chunk is None:
-        return gram(jacobian(problem.measure, z0))
-    return block_grams(problem.generator, [problem.A], z0, chunk)[0]
+        H = gram(jacobian(problem.measure, z0))
+    else:
+        H = block_grams(problem.generator, [problem.A], z0, chunk)[0]
+    return check_metric_finite("H_Y", H, "A(G(z0))")
+
+
+def check_metric_finite(name: str, H: torch.Tensor, of: str) -> torch.Tensor:
+    """``H``, or a ValueError saying that the images (or measurements) it came from are not
+    finite at this ``z0`` (a NaN matrix would otherwise flow into the directions)."""
+    if not bool(torch.isfinite(H).all()):
+        raise ValueError(f"{name} has NaN/inf values: {of} is not finite (or not "
+                         f"differentiable) at this z0; check the generator and the operator "
+                         f"there")
+    return H
 
 
 @accepts_problem("distance", legacy="silent")
@@ -77,7 +90,7 @@ def perceptual_metric(
     >>> from eglass import models
     >>> from eglass.distances import default_distance
     >>> G = models.load_generator("mnist-dcgan")
-    >>> H_X = perceptual_metric(G, default_distance(), torch.zeros(1, 64))
+    >>> H_X = perceptual_metric(InverseProblem(G, distance=default_distance()), torch.zeros(1, 64))
     >>> bool(torch.allclose(H_X, H_X.T)), bool(torch.linalg.eigvalsh(H_X).min() > -1e-4)
     (True, True)
     """
@@ -113,7 +126,8 @@ def metrics(
     >>> from eglass import models, operators
     >>> from eglass.distances import default_distance
     >>> G = models.load_generator("mnist-dcgan")
-    >>> H_Y, H_X = metrics(G, operators.SuperResolution(8), default_distance(), torch.zeros(1, 64))
+    >>> problem = InverseProblem(G, operators.SuperResolution(8), distance=default_distance())
+    >>> H_Y, H_X = metrics(problem, torch.zeros(1, 64))
     >>> H_Y.shape == H_X.shape == (64, 64)
     True
     """

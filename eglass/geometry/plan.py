@@ -78,6 +78,8 @@ def plan_metrics(
     ``MemoryError`` (naming the bytes needed) when not even one direction fits.
     ``max_memory`` defaults to :data:`MEMORY_FRACTION` of the free memory of ``z0``'s device.
     """
+    if k is not None:
+        k = check_positive_int("k", k)
     z0 = problem.latent(z0)
     if max_memory is None:
         max_memory = int(MEMORY_FRACTION * available_memory(z0.device))

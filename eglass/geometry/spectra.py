@@ -10,7 +10,7 @@ import torch
 
 from ..display import Summarized, shape, span
 from ..problem import InverseProblem
-from ..utils import check_one_of, check_positive_int
+from ..utils import check_number, check_one_of, check_positive_int
 from .eigen import eigh_desc
 from .lanczos import MetricHVP, measurement_hvp, perceptual_hvp, top_eigs
 from .metrics import metrics
@@ -134,6 +134,7 @@ def metric_spectra(
     z0 = problem.latent(z0)
     d = z0.shape[1]
     k = check_positive_int("k", k)
+    tol = check_number("tol", tol, minimum=0)  # before ARPACK runs (nan would run for minutes)
     if k > d:
         raise ValueError(f"k must be an integer in [1, latent_dim={d}], got {k!r}")
     plan = plan_metrics(problem, z0, max_memory=max_memory,

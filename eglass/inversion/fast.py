@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
+import numbers
 
 import torch
 from torch import nn
@@ -20,6 +22,7 @@ from ..priors import prior_of
 from ..problem import InverseProblem, accepts_problem
 from ..utils import check_eval_mode, check_finite, format_shape
 from .finetune import finetune
+from .fit import check_budget
 from .invert import invert
 from .result import InversionResult
 
@@ -103,6 +106,14 @@ def first_guess(problem: InverseProblem, encoder: nn.Module | str | None = None)
     return check_finite("the encoder's latents", z)
 
 
+def check_seed(seed) -> None:
+    """A TypeError unless ``seed`` is an integer (not a bool) or a ``torch.Generator``
+    (checked even where no random start is drawn)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral | torch.Generator):
+        raise TypeError(f"seed must be an int or a torch.Generator, got "
+                        f"{type(seed).__name__} {seed!r}")
+
+
 @accepts_problem("A", "y")
 def fast_start(
     problem: InverseProblem,
@@ -157,13 +168,16 @@ def fast_start(
     >>> bool(fast_start(problem).errors.item() <= 3e-4)
     True
     """
+    check_budget(finetune_steps, lr_generator, lr_latent)  # before any work, named as here
+    check_seed(seed)
     module = resolve_encoder(problem, encoder)
     init = None if module is None else first_guess(problem, module)
     noise = dict(tol=tol, noise_sigma=noise_sigma, back_project=back_project,
                  progress=progress)
     result = invert(problem, "latent", restarts=1, steps=steps, lr=lr, seed=seed, init=init,
                     **noise)
-    stop = tol if noise_sigma is None else max(tol, noise_sigma**2 / 4)
+    stop = -math.inf if tol is None else tol  # tol=None: never stop early, as in invert
+    stop = stop if noise_sigma is None else max(stop, noise_sigma**2 / 4)
     if not bool((result.errors <= stop).all()):
         result = finetune(problem, result, steps=finetune_steps, lr_generator=lr_generator,
                           lr_latent=lr_latent, **noise)

@@ -22,6 +22,9 @@ def add_noise(y: torch.Tensor, sigma: float, seed: int | torch.Generator) -> tor
     0.1
     """
     sigma = check_sigma(sigma, positive=False)
+    if isinstance(y, torch.Tensor) and not y.is_floating_point():
+        raise TypeError(f"y must be a floating-point tensor (measurements of [-1, 1] images), "
+                        f"got dtype {y.dtype}; convert it first, e.g. y.float()")
     check_finite("y", y)
     g = make_generator(seed, device=y.device)
     return y + sigma * torch.randn(y.shape, generator=g, dtype=y.dtype, device=y.device)

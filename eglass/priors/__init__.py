@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 # Modules that register the priors and schemes shipped with eglass, imported on first lookup.
-BUILTIN_PLUGINS = ("eglass.priors.digits", "eglass.priors.files", "eglass.priors.stylegan")
+BUILTIN_PLUGINS = ("eglass.priors.digits", "eglass.priors.files", "eglass.priors.stylegan",
+                   "eglass.priors.faces")
 
 # Truths G(z*) for --data samples come from seeds offset by this, so that no other part of
 # eglass (inversion restarts, methods, noise) draws the same numbers.
@@ -96,7 +97,7 @@ class Prior:
         self.citation, self.sha256, self.description = citation, sha256, description
         self.reference = name if reference is None else reference
         self._shape = (latent_dim, None if image_shape is None else tuple(image_shape))
-        self._encoder = None
+        self._encoder = self._sampler = None
 
     @property
     def latent_dim(self) -> int:
@@ -114,8 +115,10 @@ class Prior:
 
     def generator(self, device: torch.device | str | None = None) -> nn.Module:
         """A freshly loaded generator (eval mode), tagged so that :func:`prior_of` finds
-        this prior; on ``device`` if given."""
-        G = self.load()
+        this prior; on ``device`` if given. Each call loads it again (a caller may change
+        its copy); the global torch RNG is left as it was."""
+        with torch.random.fork_rng(devices=[]):
+            G = self.load()
         setattr(G, _TAG, self.reference)
         if self._shape[0] is None or self._shape[1] is None:
             self._shape = _read_shape(self.name, G)
@@ -126,8 +129,15 @@ class Prior:
         if self.encoder is None:
             return None
         if self._encoder is None:
-            self._encoder = self.encoder()
+            with torch.random.fork_rng(devices=[]):
+                self._encoder = self.encoder()
         return self._encoder
+
+    def default_distance(self) -> nn.Module:
+        """A new instance of its default perceptual distance (the global torch RNG is left
+        as it was)."""
+        with torch.random.fork_rng(devices=[]):
+            return self.distance()
 
     def samples(self, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z*, G(z*))``: ``n`` latents from the standard normal and their images, from a
@@ -135,7 +145,9 @@ class Prior:
         measurements a solution can fit exactly."""
         n = check_positive_int("n", n)
         seed = check_positive_int("seed", seed, minimum=0) + SAMPLES_SEED_OFFSET
-        G = self.generator()
+        if self._sampler is None:  # one generator for every call, loaded on the first
+            self._sampler = self.generator()
+        G = self._sampler
         z = torch.randn(n, self.latent_dim, generator=make_generator(seed))
         with torch.no_grad():
             return z, G(z)
@@ -200,8 +212,8 @@ def _load_plugins() -> None:
 def list_priors() -> list[str]:
     """The registered prior names, then each reference form.
 
-    >>> list_priors()[:1]
-    ['mnist-dcgan']
+    >>> list_priors()[:2]
+    ['faces-dcgan64', 'mnist-dcgan']
     """
     _load_plugins()
     return sorted(_PRIORS) + [s.form for s in _SCHEMES.values()]
@@ -264,8 +276,10 @@ def get_prior(reference: str | Prior | None = None, *, sha256: str | None = None
         return _PRIORS[reference]
     scheme, target, query = _split_reference(reference)
     options = {**query, **options}
-    key = (scheme, str(Path(target).expanduser().resolve()), sha256,
-           tuple(sorted((k, str(v)) for k, v in options.items())))
+    path = Path(target).expanduser().resolve()
+    stat = path.stat() if path.is_file() else None  # a file replaced on disk is new
+    key = (scheme, str(path), None if stat is None else (stat.st_size, stat.st_mtime_ns),
+           sha256, tuple(sorted((k, str(v)) for k, v in options.items())))
     if key not in _RESOLVED:
         if scheme is None and not Path(target).expanduser().exists():
             raise ValueError(

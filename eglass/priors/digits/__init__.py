@@ -10,7 +10,7 @@ they were trained: :mod:`eglass.training` and ``scripts/train_prior.py``.
 
 from __future__ import annotations
 
-from ...checkpoints import load_shipped
+from ...checkpoints import load_shipped, registry
 from ...distances import classifier_distance
 from .. import Prior, register_prior
 from .data import mnist
@@ -33,6 +33,7 @@ PRIOR = register_prior(
         encoder=lambda: load_shipped(ENCODER, "encoder"),
         data=mnist,
         defaults={"top": 8},
+        sha256=registry()[GENERATOR]["sha256"],
         latent_dim=64,
         image_shape=(1, 32, 32),
         citation="trained by this project on the train split of the MNIST digits shipped in "

@@ -1,0 +1,286 @@
+"""The batch store and the command line under bad input and faults (issue #31): the config
+checked before anything is converted or written, a refused run leaves no file, a folder
+that is not a store is left untouched, one writer per store, damaged items reported and
+redone, ``--workers`` < 1 refused at once, negative ``--etas`` accepted, every CLI error one
+line (exit 2), Ctrl-C exit 130 without a traceback, a 16-bit PNG read without clipping."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("zarr")
+
+from eglass import batch, cli  # noqa: E402
+from eglass.batch.lock import lock_path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(count=3, restarts=1, steps=10, finetune_steps=2, Ks=(4,), etas=(-1.5, 1.5),
+            methods=("eglass",), seed=5)
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _eglass(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "eglass", *args], capture_output=True,
+                          text=True, env=env or _env(), **kwargs)
+
+
+def _one_line_error(capsys, status: int, *needles: str) -> str:
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(Ks=["a"]), "Ks[0] must be a positive integer, got 'a'"),
+    (dict(etas=["x"]), "etas[0] must be a finite number, got 'x'"),
+    (dict(noise="0.1"), "noise must be a finite number, got '0.1'"),
+    (dict(Ks=[2.7]), "Ks[0] must be a positive integer, got 2.7"),
+    (dict(Ks=[True]), "Ks[0] must be a positive integer, got True"),
+    (dict(count=True), "count must be a positive integer, got True"),
+    (dict(etas=[float("nan")]), "etas[0] must be a finite number, got nan"),
+    (dict(finetune_steps=0), "finetune_steps must be a positive integer, got 0"),
+    (dict(blur_sigma=-1.0), "blur_sigma must be > 0, got -1.0"),
+    (dict(Ks="4,8"), "Ks must be a list"),
+    (dict(etas=1.5), "etas must be a list"),
+    (dict(methods="eglass"), "methods must be a list"),
+])
+def test_config_is_checked_before_it_is_converted(values, message):
+    with pytest.raises(ValueError) as err:
+        batch.BatchConfig(**values)
+    assert message in str(err.value)
+
+
+def test_numpy_integers_are_accepted():
+    config = batch.BatchConfig(Ks=[np.int64(4)], count=np.int32(2), etas=[np.float32(1.5)])
+    assert config.Ks == (4,) and type(config.Ks[0]) is int and config.count == 2
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--factor", "3"], "factor"),
+    (["--Ks", "100"], "at most the latent size 64"),
+    (["--count", "0", "--start", "600"], "start=600 is past the end of the data"),
+    (["--blur-sigma", "-1", "--operator", "blur"], "blur_sigma must be > 0"),
+])
+def test_refused_run_leaves_no_file(tmp_path, capsys, args, needle):
+    store = tmp_path / "s.zarr"
+    status = cli.main(["run", "--out", str(store), "--no-progress", *args])
+    _one_line_error(capsys, status, needle)
+    assert list(tmp_path.iterdir()) == []  # neither the store nor its lock
+
+
+def test_a_folder_that_is_not_a_store_is_left_untouched(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.txt").write_text("mine")
+    status = cli.main(["run", "--out", str(folder), "--count", "1", "--no-progress"])
+    _one_line_error(capsys, status, "not a Zarr store", "left untouched")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+    file = tmp_path / "file.zarr"
+    file.write_text("x")
+    status = cli.main(["run", "--out", str(file), "--count", "1", "--no-progress"])
+    _one_line_error(capsys, status, "is a file, not a Zarr store")
+    assert file.read_text() == "x"
+
+
+def test_file_system_errors_are_one_line(tmp_path, capsys):
+    (tmp_path / "plain").write_text("x")  # a file where a folder is expected
+    status = cli.main(["run", "--out", str(tmp_path / "plain" / "s.zarr"), "--count", "1",
+                       "--no-progress"])
+    _one_line_error(capsys, status, "eglass run:")
+    status = cli.main(["report", str(tmp_path / "plain")])
+    _one_line_error(capsys, status, "eglass report:")
+    status = cli.main(["run", "--config", str(tmp_path), "--no-progress"])  # a folder
+    _one_line_error(capsys, status, "not found (or not a file)")
+
+
+@pytest.mark.parametrize("toml, needle", [
+    ('Ks = "4,8"', "Ks must be a list"),
+    ("etas = 1.5", "etas must be a list"),
+    ('noise = "0.1"', "noise must be a finite number"),
+    ("factor = [", "eglass run:"),  # not TOML at all
+])
+def test_bad_toml_types_are_one_line(tmp_path, capsys, toml, needle):
+    path = tmp_path / "run.toml"
+    path.write_text(toml + "\n")
+    status = cli.main(["run", "--config", str(path), "--out", str(tmp_path / "s.zarr")])
+    _one_line_error(capsys, status, needle)
+    assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_workers_below_one_are_refused_at_once(tmp_path, workers):
+    """Today's code waits forever for a worker that never comes: a timeout proves it ends."""
+    out = _eglass("run", "--workers", workers, "--count", "1", "--out",
+                  str(tmp_path / "s.zarr"), "--no-progress", timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "workers (--workers) must be a positive integer" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "s.zarr").exists()
+
+
+def test_negative_etas_as_a_separate_argument(tmp_path, capsys):
+    """`--etas -3,-1.5,1.5,3` (the default --help shows) is a value, not an option: the run
+    gets past the parser and is refused for the bad --workers alone."""
+    status = cli.main(["run", "--etas", "-3,-1.5,1.5,3", "--Ks", "4", "--workers", "0",
+                       "--out", str(tmp_path / "s.zarr")])
+    _one_line_error(capsys, status, "--workers")
+    args = cli.parser().parse_args(["run", "--etas=-3,-1.5,1.5,3"])
+    assert args.etas == [-3.0, -1.5, 1.5, 3.0]
+
+
+def test_report_sample_must_be_a_count(tmp_path, capsys):
+    status = cli.main(["report", str(tmp_path / "s.zarr"), "--sample", "-1"])
+    _one_line_error(capsys, status, "sample must be an integer >= 0, got -1")
+
+
+def test_out_names_the_output_of_run_and_report():
+    run = cli.parser().parse_args(["run", "--out", "a.zarr"])
+    old = cli.parser().parse_args(["run", "--store", "a.zarr"])  # the older name still works
+    rep = cli.parser().parse_args(["report", "a.zarr", "--out", "folder"])
+    assert run.store == old.store == "a.zarr" and str(rep.out) == "folder"
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    env = _env(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
+    out = _eglass("run", "--scheduler", "tcp://127.0.0.1:9", "--count", "1", "--out",
+                  str(tmp_path / "s.zarr"), "--no-progress", env=env, timeout=180)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert "Traceback" not in out.stderr and len(lines) == 1, out.stderr
+    assert "cannot reach the Dask scheduler 'tcp://127.0.0.1:9'" in lines[0]
+
+
+def test_two_writers_on_one_store_do_not_both_proceed(tmp_path, capsys):
+    store = tmp_path / "s.zarr"
+    with batch.store_lock(store) as lock:
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+        status = cli.main(["run", "--out", str(store), "--count", "1", "--no-progress"])
+        _one_line_error(capsys, status, "being written by another eglass run",
+                        f"pid {os.getpid()}")
+        with pytest.raises(batch.StoreLocked):
+            with batch.store_lock(store):
+                pass
+    assert not lock.exists() and not store.exists()
+    lock.write_text("left by a killed run")  # no process holds it: not a stale block
+    with batch.store_lock(store):
+        pass
+    assert not lock.exists()
+
+
+def test_a_second_process_is_refused_while_the_first_writes(tmp_path):
+    store = tmp_path / "s.zarr"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from eglass.batch import store_lock\n"
+         f"with store_lock({str(store)!r}):\n    print('locked', flush=True); time.sleep(60)"],
+        env=_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        out = _eglass("run", "--out", str(store), "--count", "1", "--no-progress",
+                      timeout=120)
+        assert out.returncode == 2 and f"pid {holder.pid}" in out.stderr, out.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    with batch.store_lock(store):  # the lock died with its holder
+        pass
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.mark.slow
+def test_a_damaged_item_is_reported_and_redone(tmp_path, client, capsys):
+    import zarr
+
+    store = tmp_path / "s.zarr"
+    config = batch.BatchConfig(**TINY, store=str(store))
+    assert batch.run(config, client=client, progress=False).ok
+    before = {i: batch.read_item(zarr.open_group(str(store), mode="r"), i) for i in (1, 2)}
+    (store / "items" / "00001" / "zarr.json").write_text('{"zarr_fo')  # truncated
+    shutil.rmtree(store / "items" / "00002" / "x")  # an array lost
+    root = zarr.open_group(str(store), mode="r")
+    states = batch.item_states(root)
+    assert states[0] == ("done", None)
+    assert states[1][0] == "damaged" and "unreadable" in states[1][1]
+    assert states[2] == ("damaged", "array 'x' is missing")
+    assert batch.done_items(root) == {0}
+    assert cli.main(["report", str(store)]) == 1  # one line per file written, exit 1
+    summary = json.loads((tmp_path / "s-report.json").read_text())
+    assert summary["items"] == 1 and sorted(summary["damaged"]) == ["1", "2"]
+    assert "Damaged measurements" in (tmp_path / "s-report.md").read_text()
+    again = batch.run(config, client=client, progress=False)
+    assert again.ok and again.skipped == 1 and again.done == 3
+    root = zarr.open_group(str(store), mode="r")
+    for i in (1, 2):
+        after = batch.read_item(root, i)
+        assert np.array_equal(after["x"], before[i]["x"]), i
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path):
+    store = tmp_path / "s.zarr"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eglass", "run", "--out", str(store), "--count", "20",
+         "--workers", "1", "--no-progress"],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (store / "zarr.json").exists():
+            time.sleep(0.2)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("eglass run: interrupted; re-run the same "
+                                            "command to resume")
+    assert not lock_path(store).exists()
+
+
+def test_16_bit_png_is_read_without_clipping(tmp_path):
+    from PIL import Image
+
+    values = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as im:
+        assert im.mode.startswith("I")  # PIL reads it as 16-bit
+    x = batch.read_png(tmp_path / "deep.png", (1, 32, 32))
+    assert x.shape == (1, 32, 32)
+    np.testing.assert_allclose(x[0], values / 32767.5 - 1, atol=1e-6)
+    assert len(np.unique(x)) > 256  # not squeezed into 8 bits
+    rgb = batch.read_png(tmp_path / "deep.png", (3, 32, 32))
+    assert np.array_equal(rgb[0], rgb[2])
