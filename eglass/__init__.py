@@ -4,7 +4,8 @@ Implements e-GLASS (Montanaro, Valsesia, Magli, ICIP 2022): from one GAN-inversi
 ``G(z0)``, two latent metric Hessians -- ``H_Y`` (measurements) and ``H_X`` (perceptual) --
 give latent directions that change the image a lot and the measurements hardly at all.
 
-Submodules are imported on first use so that ``import eglass`` stays cheap::
+Submodules are imported on first use so that ``import eglass`` stays cheap: every module and
+subpackage is an attribute (``eglass.geometry``, ``eglass.deepinv_ops``, ...) or an import::
 
     from eglass import operators, models, inversion, geometry, explore
     from eglass.problem import InverseProblem
@@ -26,6 +27,7 @@ _SUBMODULES = (
     "data",
     "deepinv_ops",
     "directions",
+    "display",
     "distances",
     "evaluate",
     "explore",
@@ -40,7 +42,9 @@ _SUBMODULES = (
     "pggan",
     "priors",
     "problem",
+    "reconstructor",
     "results",
+    "stylegan",
     "tables",
     "training",
     "utils",
@@ -56,3 +60,7 @@ def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"eglass.{name}")
     raise AttributeError(f"module 'eglass' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

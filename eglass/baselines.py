@@ -24,7 +24,7 @@ The timed comparisons with e-GLASS live in :mod:`eglass.comparison`.
 >>> problem = InverseProblem(G, A, A(x))
 >>> solutions = pulse(problem, 4, seed=0, progress=False, warn=False)
 >>> solutions.method, len(solutions), solutions.columns["steps_used"].shape
-('PULSE', 4, torch.Size([4]))
+('pulse', 4, torch.Size([4]))
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def pulse(
         progress: show a tqdm bar. warn: warn when some restarts fail.
 
     Returns:
-        :class:`eglass.results.Solutions` (method ``"PULSE"``, ``tau = eps``) with columns
+        :class:`eglass.results.Solutions` (method ``"pulse"``, ``tau = eps``) with columns
         ``"steps_used"`` (optimizer steps until ``eps``, ``steps`` if never) and ``"start"``
         (the random starts ``(n, d)``); ``(~solutions.feasible()).sum()`` counts the
         restarts that never reached ``eps``.
@@ -196,7 +196,7 @@ def pulse(
     bar.close()
     check_finite("PULSE latents", best_z)
     result = Solutions(
-        z=best_z, x=best_x, errors=best_err, method="PULSE", tau=eps,
+        z=best_z, x=best_x, errors=best_err, method="pulse", tau=eps,
         params=dict(eps=eps, steps=steps, lr=lr, lr_schedule=lr_schedule,
                     loss_weight=loss_weight),
         columns=dict(steps_used=steps_used, start=initial_z),
@@ -259,7 +259,7 @@ def langevin(
         seed: int or ``torch.Generator`` for the start and the Langevin noise.
 
     Returns:
-        :class:`eglass.results.Solutions` (method ``"Langevin"``) with columns ``"chain"``
+        :class:`eglass.results.Solutions` (method ``"langevin"``) with columns ``"chain"``
         (the chain of each sample) and ``"step"`` (the Langevin step it was taken at);
         ``params`` holds ``sigma`` and the ``step_size`` used.
     """
@@ -316,7 +316,7 @@ def langevin(
     with torch.no_grad():
         errors = problem.error(x)
     return Solutions(
-        z=zs, x=x, errors=errors, method="Langevin",
+        z=zs, x=x, errors=errors, method="langevin",
         params=dict(sigma=sigma, step_size=step_size, burn_in=burn_in, thin=thin,
                     chains=chains),
         columns=dict(chain=chain, step=step), seconds=time.perf_counter() - start,

@@ -65,11 +65,11 @@ def registry(root: str | Path | None = None) -> dict:
 
 
 def available(root: str | Path | None = None) -> list[str]:
-    """Names that :func:`load_generator` / :func:`load_classifier` / :func:`load_encoder`
-    accept.
+    """Names that :func:`eglass.models.load_generator` / :func:`eglass.models.load_classifier`
+    / :func:`eglass.models.load_encoder` accept.
 
     >>> available()
-    ['mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
+    ['faces-encoder', 'mnist-cnn', 'mnist-dcgan', 'mnist-encoder']
     """
     return sorted(registry(root))
 

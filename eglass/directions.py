@@ -32,6 +32,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from .display import Summarized, brief, settings_text, shape
 from .geometry import eigh_desc, fix_signs
 from .utils import check_finite, check_positive_int
 
@@ -137,9 +138,10 @@ def check_indices(Ks) -> list[int]:
 # --------------------------------------------------------------------------- directions
 
 
-@dataclass
-class Direction:
-    r"""A unit latent direction ``d`` ``(d,)`` with the diagnostics of how it was found.
+@dataclass(repr=False)
+class Direction(Summarized):
+    r"""A unit latent direction ``d`` ``(d,)`` with the diagnostics of how it was found
+    (``print(direction)``: a paragraph of them; a notebook: a table).
 
     Correlations are cosines with the eigenvectors of :math:`H_Y` (columns of ``U``) and
     :math:`H_X` (columns of ``V``), both in descending eigenvalue order: ``corr_Y[j-1]`` is
@@ -177,6 +179,24 @@ class Direction:
     threshold: float | None = None
     top: int | None = None
     regularization: float | None = None
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The facts ``repr`` and the notebook table show (:class:`eglass.display.Summarized`)."""
+        rows = [("method", self.method), ("K", str(self.K)), ("d", shape(self.d)),
+                ("d^T H_Y d", f"{self.quad_Y:.3g} (start v^K: {self.quad_Y_start:.3g})"),
+                ("d^T H_X d", f"{self.quad_X:.3g} (start v^K: {self.quad_X_start:.3g})")]
+        if self.top is not None:
+            start = self.corr_Y_start[: self.top].abs().max().item()
+            rows.append((f"max |d.u^j|, j <= {self.top}",
+                         f"{self.max_corr_top_Y:.3g} (start {start:.3g})"))
+        if self.iterations:
+            removed = brief(list(self.removed)) if self.removed else "none"
+            rows.append(("removed u^j", f"j = {removed} in {self.iterations} pass(es)"))
+        settings = dict(threshold=self.threshold, top=self.top,
+                        regularization=self.regularization)
+        if any(v is not None for v in settings.values()):
+            rows.append(("settings", settings_text(settings)))
+        return rows
 
     @property
     def max_corr_top_Y(self) -> float:

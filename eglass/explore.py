@@ -42,6 +42,7 @@ from .directions import (
     eigenvector_direction,
     generalized_direction,
 )
+from .display import Summarized, shape
 from .evaluate import TAU
 from .geometry import MetricSpectra, metrics
 from .inversion import fast_start, invert
@@ -286,9 +287,10 @@ def faithfulness(
                         linear_share=(predicted / d.errors.cpu().double()).float())
 
 
-@dataclass
-class StartingPoint:
-    r"""One solution :math:`G(z_0)` to explore from, with its metrics.
+@dataclass(repr=False)
+class StartingPoint(Summarized):
+    r"""One solution :math:`G(z_0)` to explore from, with its metrics (``print(point)``: a
+    paragraph of its facts; a notebook: a table).
 
     Attributes:
         problem: the :class:`eglass.problem.InverseProblem` of its measurement, on the
@@ -309,6 +311,22 @@ class StartingPoint:
     H_X: torch.Tensor
     seconds: dict = field(default_factory=dict)
     original: InverseProblem | None = None
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The facts ``repr`` and the notebook table show (:class:`eglass.display.Summarized`)."""
+        rows = [("problem", repr(self.problem)), ("z0", shape(self.z0)), ("x0", shape(self.x0))]
+        if self.x0 is not None and self.problem.y is not None:
+            with torch.no_grad():
+                error = self.problem.error(self.x0).max().item()
+            rows.append(("G(z0) error", f"{error:.2e} (feasible at tau={TAU:g}: "
+                                        f"{'yes' if error <= TAU else 'no'})"))
+        for name, H in (("H_Y", self.H_Y), ("H_X", self.H_X)):
+            rows.append((name, f"{shape(H)}, trace {H.diagonal().sum().item():.3g}"))
+        if self.original is not None and self.original.generator is not self.problem.generator:
+            rows.append(("generator", "fine-tuned copy (the baselines run on the original)"))
+        if self.seconds:
+            rows.append(("time", ", ".join(f"{k} {v:.2f} s" for k, v in self.seconds.items())))
+        return rows
 
     def explore(self, **kwargs) -> Solutions:
         """:func:`explore` from this point."""

@@ -33,6 +33,7 @@ from .checkpoints import (
     save_checkpoint,
     sha256_of,
 )
+from .dcgan import DCGANGenerator, load_dcgan
 from .networks import DigitClassifier, Discriminator, Generator, LatentEncoder
 from .pggan import PGGANGenerator, load_pggan, pggan_config, random_pggan
 from .priors import default_prior, get_prior
@@ -63,6 +64,7 @@ __all__ = [
     "pggan_config",
     "random_pggan",
     "load_stylegan",
+    "DCGANGenerator", "load_dcgan",
 ]
 
 

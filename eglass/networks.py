@@ -63,7 +63,7 @@ class Generator(nn.Module):
         self.out = nn.Conv2d(w // 2, channels, 3, 1, 1)
 
     def config(self) -> dict:
-        """Constructor arguments, as stored by :func:`save_checkpoint`."""
+        """Constructor arguments, as stored by :func:`eglass.checkpoints.save_checkpoint`."""
         return {"latent_dim": self.latent_dim, "width": self.width, "channels": self.channels}
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -118,8 +118,10 @@ class DigitClassifier(nn.Module):
     ``block1``    ``(N, 32, 32, 32)``         ``(N, 32, 16, 16)``
     ``block2``    ``(N, 64, 16, 16)``         ``(N, 64, 8, 8)``
     ``block3``    ``(N, 128, 8, 8)``          ``(N, 128, 4, 4)``
-    ``embed``     ``(N, 128)`` (linear + SiLU on the flattened ``block3`` pool)
+    ``embed``     ``(N, 128)``                --
     ============  ==========================  =================
+
+    (``embed`` is a linear layer + SiLU on the flattened ``block3`` pool.)
 
     ``forward`` returns logits ``(N, 10)``. Input images ``(N, 1, 32, 32)`` in [-1, 1]
     (``channels`` of them, recorded as ``in_channels``).
@@ -220,7 +222,7 @@ class LatentEncoder(nn.Module):
         )
 
     def config(self) -> dict:
-        """Constructor arguments, as stored by :func:`save_checkpoint`."""
+        """Constructor arguments, as stored by :func:`eglass.checkpoints.save_checkpoint`."""
         return {"latent_dim": self.latent_dim, "width": self.width, "channels": self.channels}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

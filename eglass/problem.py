@@ -64,10 +64,11 @@ class InverseProblem:
             ``distance(x0, x1) -> (N,)``; ``None``: no perceptual side.
 
     Raises:
-        TypeError / ValueError: a generator without ``latent_dim`` or whose ``latent_dim``
-            disagrees with its input layer, one in training mode, non-finite ``y``, ``y``
-            not shaped like ``A(G(z))``, an operator that cannot take ``G``'s images, a
+        TypeError: a generator without ``latent_dim``, a ``y`` that is not a tensor, a
             distance that is not callable (e.g. the string ``"lpips"``).
+        ValueError: a ``latent_dim`` that disagrees with the generator's input layer, a
+            generator in training mode, non-finite ``y``, ``y`` not shaped like
+            ``A(G(z))``, an operator that cannot take ``G``'s images.
     """
 
     generator: nn.Module

@@ -23,22 +23,28 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from .display import Summarized, brief, settings_text, shape, span
 from .evaluate import TAU, TAU_STRICT, diversity
 from .utils import check_positive_int
 
 __all__ = ["Solutions", "concat", "summarize"]
 
 
-@dataclass
-class Solutions:
+@dataclass(repr=False)
+class Solutions(Summarized):
     r"""``N`` candidate solutions of one inverse problem.
+
+    ``print(solutions)`` gives a paragraph (count, shapes, error range, feasible share,
+    method and settings) and a notebook shows it as a table (:mod:`eglass.display`).
 
     Attributes:
         z: latents ``(N, d)`` (``None`` for a method that makes images only).
         x: images ``(N, C, H, W)`` in [-1, 1].
         errors: measurement error of each image ``(N,)``
             (:func:`eglass.evaluate.measurement_error`).
-        method: what made them (``"eglass"``, ``"walk"``, ``"PULSE"``, ``"Langevin"``, ...).
+        method: the name of the method that made them in :mod:`eglass.methods`
+            (``"eglass"``, ``"walk"``, ``"pulse"``, ``"langevin"``, ...); its display label is
+            ``eglass.methods.label(method)``.
         params: the settings used (for reports).
         tau: the feasibility level the solutions were made for (:meth:`feasible`'s default).
         columns: further per-solution values, each ``(N,)`` or ``(N, ...)``: ``"eta"`` and
@@ -85,6 +91,32 @@ class Solutions:
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The facts ``repr`` and the notebook table show (:class:`eglass.display.Summarized`)."""
+        n = len(self)
+        rows = [("method", self.method), ("solutions", str(n)), ("x", shape(self.x)),
+                ("z", shape(self.z))]
+        if n:
+            rows.append(("measurement error", span(*self.error_range())))
+            rows.append(("feasible", f"{int(self.feasible().sum())} of {n} at tau={self.tau:g}, "
+                                     f"{int(self.feasible(TAU_STRICT).sum())} at {TAU_STRICT:g}"))
+            if self.perceptual is not None:
+                rows.append(("perceptual change",
+                             f"median {self.perceptual.median().item():.3g}"))
+            if self.columns:
+                rows.append(("columns", ", ".join(_column(k, v) for k, v in self.columns.items())))
+        if self.reference_error is not None:
+            rows.append(("G(z0) error", f"{self.reference_error:.2e}"))
+        if self.params:
+            rows.append(("settings", settings_text(self.params, skip=("seconds",))))
+        if self.directions or self.paths:
+            rows.append(("kept", f"{len(self.directions)} directions, {len(self.paths)} paths"))
+        if not math.isnan(self.seconds):
+            rows.append(("time", f"{self.seconds:.2f} s" + (
+                f" (+ {self.setup_seconds:.2f} s before the first)" if self.setup_seconds
+                else "")))
+        return rows
 
     @property
     def eta(self) -> torch.Tensor | None:
@@ -141,6 +173,16 @@ class Solutions:
                              "time_to needs a timed run (eglass.comparison)")
         index = self.feasible(tau).nonzero().flatten()[:k]
         return float(ready[index[-1]]) if index.numel() == k else None
+
+
+def _column(name: str, values: torch.Tensor) -> str:
+    """``"K 4, 6, 8"`` (few distinct values) or ``"eta -3 to 3"`` of a per-solution column."""
+    if values.ndim != 1 or not values.numel() or values.is_complex():
+        return f"{name} {shape(values)}"
+    distinct = values.unique()
+    if len(distinct) <= 4:
+        return f"{name} {{" + ", ".join(brief(v) for v in distinct.tolist()) + "}"
+    return f"{name} {span(values.min().item(), values.max().item(), '.3g')}"
 
 
 def concat(solutions: Sequence[Solutions]) -> Solutions:

@@ -93,7 +93,8 @@ def candidates_table(
 
 
 def summary_table(rows: Sequence[dict], markdown: bool = False) -> str:
-    """A table of :func:`summarize` rows: plain text, or a Markdown table if ``markdown``."""
+    """A table of :func:`eglass.results.summarize` rows: plain text, or a Markdown table if
+    ``markdown``."""
     cols = ["method", "solutions", "feasible", "feasible 1e-3", "error range",
             "median perceptual", "mean pairwise", "classes"]
     cells = []

@@ -197,7 +197,7 @@ def correct(problem, z, r, J, B, settings: WalkSettings, hold: float):
 
 
 def advance(problem, z, r, J, t, B, h, settings: WalkSettings, hold: float, halvings: int):
-    """Predict ``h`` along ``t``, then :func:`correct`; while the corrected error stays above
+    """Predict ``h`` along ``t``, then ``correct``; while the corrected error stays above
     a ``hold > 0``, redo the step as two halves (at most ``halvings`` times)."""
     with torch.no_grad():
         r_new = problem.residual((z + h * t)[None])[0]
@@ -237,14 +237,14 @@ def null_space_walk(
        gradient :math:`g` of the perceptual distance to :math:`G(z_0)`,
        :math:`t \leftarrow t + \text{ascent}\; g / \|g\|` (:math:`g = 0` at :math:`z_0`, so
        the first step follows ``direction``);
-    2. re-orthogonalize the tangent against :math:`U_k` (:func:`turn_tangent`);
+    2. re-orthogonalize the tangent against :math:`U_k` (``turn_tangent``);
     3. predict :math:`z \leftarrow z_k + h\, t`, :math:`h = \text{length}/\text{steps}`;
     4. correct back towards the measurements orthogonally to the tangent (pseudo-arclength
-       continuation, :func:`correct`), redoing the step in halves where the error stays
-       above ``hold`` (:func:`advance`).
+       continuation, ``correct``), redoing the step in halves where the error stays
+       above ``hold`` (``advance``).
 
     :math:`J` is exact (``d`` batched JVPs) every ``refresh`` steps and kept up to date by
-    Broyden updates (:func:`broyden`) from the generator calls the walk makes anyway.
+    Broyden updates (``broyden``) from the generator calls the walk makes anyway.
 
     Args:
         problem: the :class:`eglass.problem.InverseProblem` (one measurement); its distance,

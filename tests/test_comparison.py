@@ -9,12 +9,13 @@ from test_baselines import on_sphere_measurements, pool
 
 from eglass.comparison import run_eglass, run_langevin, run_pulse
 from eglass.evaluate import measurement_error
+from eglass.problem import InverseProblem
 from eglass.tables import benchmark_table, solutions_table
 
 
 def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
-    y = on_sphere_measurements(tiny_generator)
-    run = run_pulse(tiny_generator, pool, y, n=6, tau=1e-2, batch=4, max_candidates=40)
+    problem = InverseProblem(tiny_generator, pool, on_sphere_measurements(tiny_generator))
+    run = run_pulse(problem, n=6, tau=1e-2, batch=4, max_candidates=40)
     ready_at = run.columns["ready_at"]
     assert run.x.shape[0] in (8, 12)  # stops after the batch that reached 6 feasible
     assert int(run.feasible(1e-2).sum()) >= 6
@@ -27,8 +28,7 @@ def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
     gaps = torch.cdist(run.x.flatten(1), run.x.flatten(1)) + torch.eye(run.x.shape[0]) * 1e9
     assert gaps.min() > 0
     # an unreachable threshold: the cap stops the run and the failures are reported
-    capped = run_pulse(tiny_generator, pool, y, n=5, tau=1e-12, batch=3, max_candidates=7,
-                       steps=10)
+    capped = run_pulse(problem, n=5, tau=1e-12, batch=3, max_candidates=7, steps=10)
     assert capped.x.shape[0] == 7 and capped.time_to(1, 1e-12) is None
     assert capped.params["failures"] == 7 and capped.params["eps"] == 1e-12
     table = solutions_table({"PULSE": run, "capped": capped}, counts=(6,), taus=(1e-2, 1e-12))
@@ -41,20 +41,20 @@ def test_run_pulse_counts_time_to_k_and_respects_the_cap(tiny_generator):
 
 
 def test_run_langevin_continues_its_chains(tiny_generator):
-    y = on_sphere_measurements(tiny_generator)
+    problem = InverseProblem(tiny_generator, pool, on_sphere_measurements(tiny_generator))
     kw = dict(sigma=0.05, step_size=1e-4, chains=2, burn_in=10, thin=2, per_round=4)
-    run = run_langevin(tiny_generator, pool, y, n=10**6, tau=1e-2, max_candidates=12, **kw)
+    run = run_langevin(problem, n=10**6, tau=1e-2, max_candidates=12, **kw)
     assert run.x.shape[0] == 12 and run.columns["ready_at"].unique().numel() == 3
     with pytest.raises(ValueError, match="multiple of chains"):
-        run_langevin(tiny_generator, pool, y, n=1, tau=1e-2, **{**kw, "per_round": 3})
+        run_langevin(problem, n=1, tau=1e-2, **{**kw, "per_round": 3})
 
 
 def test_run_eglass_setup_counts_in_every_time(tiny_generator):
     from eglass.distances import PixelDistance
 
     y = on_sphere_measurements(tiny_generator)
-    run = run_eglass(tiny_generator, pool, y, PixelDistance(), n=5, tau=1e-2, Ks=[2, 3, 4],
-                     etas=[-0.3, 0.3], ks_per_round=1,
+    problem = InverseProblem(tiny_generator, pool, y, PixelDistance())
+    run = run_eglass(problem, n=5, tau=1e-2, Ks=[2, 3, 4], etas=[-0.3, 0.3], ks_per_round=1,
                      inversion=dict(method="iagan", restarts=2, steps=100, finetune_steps=20),
                      explore=dict(top=3))
     assert run.setup_seconds > 0
@@ -63,7 +63,7 @@ def test_run_eglass_setup_counts_in_every_time(tiny_generator):
     torch.testing.assert_close(run.errors, measurement_error(pool, run.x, y))
     assert run.params["inversion_error"] < 1e-2
     with pytest.raises(ValueError, match=r"the fast start takes .*got 'restarts'.*method='iagan'"):
-        run_eglass(tiny_generator, pool, y, PixelDistance(), n=5, inversion=dict(restarts=2))
+        run_eglass(problem, n=5, inversion=dict(restarts=2))
 
 
 def test_benchmark_table_marks_partial_and_missing_times():

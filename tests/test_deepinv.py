@@ -281,13 +281,13 @@ def test_problem_metrics_and_error_accept_the_physics(G):
     problem = InverseProblem(G, theirs, ours(x))
     assert isinstance(problem.operator, DeepInvOperator)
     assert problem.error(x).item() == 0
-    H_ours = geometry.measurement_metric(G, ours, z)  # forward-mode jvp through A o G
-    H_theirs = geometry.measurement_metric(G, theirs, z)
+    H_ours = geometry.measurement_metric(InverseProblem(G, ours), z)  # jvp through A o G
+    H_theirs = geometry.measurement_metric(problem, z)
     assert rel(H_theirs, H_ours) < 1e-6
     blur = gaussian_kernel(5, 1.0).float()
     blur_fft = physics.BlurFFT((1, 32, 32), filter=blur[None, None])
-    H_blur = geometry.measurement_metric(G, blur_fft, z)
-    assert rel(H_blur, geometry.measurement_metric(G, Blur(blur), z)) < 1e-4
+    H_blur = geometry.measurement_metric(InverseProblem(G, blur_fft), z)
+    assert rel(H_blur, geometry.measurement_metric(InverseProblem(G, Blur(blur)), z)) < 1e-4
     y = ours(x)
     assert torch.equal(measurement_error(theirs, x, y), measurement_error(ours, x, y))
     assert rel(back_project(theirs, x * 0, y), back_project(ours, x * 0, y)) < 1e-5
@@ -299,8 +299,8 @@ def test_held_out_sr4_inversion_gives_the_same_error_with_a_deepinv_operator(G):
     ours, theirs = SuperResolution(4), _sr4_physics()
     y = ours(x_true)
     budget = dict(restarts=2, steps=60, finetune_steps=10, tol=None, seed=0, progress=False)
-    a = invert(G, ours, y, "iagan", **budget)
-    b = invert(G, theirs, y, "iagan", **budget)
+    a = invert(InverseProblem(G, ours, y), "iagan", **budget)
+    b = invert(InverseProblem(G, theirs, y), "iagan", **budget)
     assert (a.errors - b.errors).abs().max().item() <= 1e-6
     assert (measurement_error(ours, a.x_bp, y) - measurement_error(ours, b.x_bp, y)).abs() <= 1e-6
 
@@ -313,16 +313,17 @@ def test_explore_pulse_and_the_explorer_take_the_physics(G):
     z0 = torch.randn(1, 64, generator=torch.Generator().manual_seed(1))
     ours, theirs = SuperResolution(4), _sr4_physics()
     y = ours(G(z0).detach())
-    H_Y = geometry.measurement_metric(G, ours, z0)
+    mine, yours = InverseProblem(G, ours, y), InverseProblem(G, theirs, y)
+    H_Y = geometry.measurement_metric(mine, z0)
     H_X = torch.eye(64)
     kw = dict(Ks=(4, 8), etas=(-1.0, 1.0), back_project=True)
-    a, b = explore(G, ours, y, z0, H_Y, H_X, **kw), explore(G, theirs, y, z0, H_Y, H_X, **kw)
+    a, b = explore(mine, z0, H_Y, H_X, **kw), explore(yours, z0, H_Y, H_X, **kw)
     assert torch.allclose(a.errors, b.errors, rtol=1e-5, atol=1e-9)
     assert torch.allclose(a.errors_bp, b.errors_bp, rtol=1e-4, atol=1e-9)
     budget = dict(steps=5, seed=0, progress=False, warn=False)
-    p, q = pulse(G, ours, y, 2, **budget), pulse(G, theirs, y, 2, **budget)
+    p, q = pulse(mine, 2, **budget), pulse(yours, 2, **budget)
     assert torch.allclose(p.errors, q.errors, rtol=1e-5, atol=1e-9)
-    one, other = Explorer(G, ours, y, z0, H_Y, H_X), Explorer(G, theirs, y, z0, H_Y, H_X)
+    one, other = Explorer(mine, z0, H_Y, H_X), Explorer(yours, z0, H_Y, H_X)
     s, t = one.solution("eglass", 4, 1.0), other.solution("eglass", 4, 1.0)
     assert abs(s["error"] - t["error"]) <= 1e-6 * max(s["error"], 1e-9)
     assert torch.allclose(other.observed_image(), one.observed_image(), atol=1e-6)

@@ -13,6 +13,7 @@ import torch
 from eglass.directions import eglass_direction
 from eglass.evaluate import measurement_error
 from eglass.explore import explore
+from eglass.problem import InverseProblem
 from eglass.walk import WalkSettings, walk_versus_line
 
 # ----------------------------------------------------------------------------- helpers
@@ -66,8 +67,8 @@ def tiny_problem(tiny_generator):
 def test_explore_batched_matches_one_by_one(tiny_problem):
     G, A, y, z0, H_Y, H_X = tiny_problem
     etas = [-0.5, 0.25, 1.0]
-    out = explore(G, A, y, z0, H_Y, H_X, method="eglass", Ks=[3, 2], etas=etas,
-                  threshold=0.1, top=4)
+    out = explore(InverseProblem(G, A, y), z0, H_Y, H_X, method="eglass", Ks=[3, 2],
+                  etas=etas, threshold=0.1, top=4)
     assert len(out) == 6 and out.x.shape == (6, 1, 12, 10) and out.z.shape == (6, 8)
     assert out.K.tolist() == [3, 3, 3, 2, 2, 2] and out.eta.tolist() == etas * 2
     for i in range(6):
@@ -84,16 +85,17 @@ def test_explore_batched_matches_one_by_one(tiny_problem):
 
 def test_explore_rejects_bad_input(tiny_problem):
     G, A, y, z0, H_Y, H_X = tiny_problem
+    problem = InverseProblem(G, A, y)
     with pytest.raises(ValueError, match=r"method must be one of"):
-        explore(G, A, y, z0, H_Y, H_X, method="pulse")
+        explore(problem, z0, H_Y, H_X, method="pulse")
     with pytest.raises(ValueError, match=r"z0 must be one latent of shape \(1,8\).*got \(1,7\)"):
-        explore(G, A, y, z0[:, :7], H_Y, H_X)
+        explore(problem, z0[:, :7], H_Y, H_X)
     with pytest.raises(ValueError, match=r"H_Y must be \(8,8\)"):
-        explore(G, A, y, z0, H_Y[:4, :4], H_X)
+        explore(problem, z0, H_Y[:4, :4], H_X)
     with pytest.raises(ValueError, match="etas must be a non-empty list of finite"):
-        explore(G, A, y, z0, H_Y, H_X, Ks=[2], top=3, etas=[float("nan")])
+        explore(problem, z0, H_Y, H_X, Ks=[2], top=3, etas=[float("nan")])
     with pytest.raises(ValueError, match=r"K must be in \[1, latent_dim\] = \[1, 8\]"):
-        explore(G, A, y, z0, H_Y, H_X, Ks=[9], top=3)
+        explore(problem, z0, H_Y, H_X, Ks=[9], top=3)
 
 
 # ----------------------------------------------------------------------------- diversity
@@ -140,8 +142,9 @@ def test_concat_and_summarize(tiny_problem):
 
     G, A, y, z0, H_Y, H_X = tiny_problem
     dist = PixelDistance()
-    runs = [explore(G, A, y, z0, H_Y, H_X, Ks=[2, 3], etas=etas, top=4, threshold=0.1,
-                    distance=dist, tau=1e-4) for etas in ([-0.2, 0.2], [-3.0, 3.0])]
+    problem = InverseProblem(G, A, y, dist)
+    runs = [explore(problem, z0, H_Y, H_X, Ks=[2, 3], etas=etas, top=4, threshold=0.1,
+                    tau=1e-4) for etas in ([-0.2, 0.2], [-3.0, 3.0])]
     pooled = concat(runs)
     assert len(pooled) == 8 and torch.equal(pooled.errors, torch.cat([r.errors for r in runs]))
     row = summarize(runs, dist)
@@ -153,7 +156,7 @@ def test_concat_and_summarize(tiny_problem):
     table = summary_table([row])
     assert "eglass" in table and f"{row['feasible']:.0%}" in table
     with pytest.raises(ValueError, match="different tau"):
-        concat([runs[0], explore(G, A, y, z0, H_Y, H_X, Ks=[2], top=4, tau=0.5)])
+        concat([runs[0], explore(problem, z0, H_Y, H_X, Ks=[2], top=4, tau=0.5)])
 
 
 def test_sweep_matches_explore_per_setting(tiny_problem):
@@ -162,13 +165,14 @@ def test_sweep_matches_explore_per_setting(tiny_problem):
 
     G, A, y, z0, H_Y, H_X = tiny_problem
     dist = PixelDistance()
+    problem = InverseProblem(G, A, y, dist)
     grid = dict(thresholds=(0.05, 0.3), tops=(2, 4), Ks=[2, 3, 5], etas=(-2.0, -0.5, 0.5, 2.0))
-    sw = sweep(G, A, y, z0, H_Y, H_X, distance=dist, tau=1e-4, **grid)
+    sw = sweep(problem, z0, H_Y, H_X, tau=1e-4, **grid)
     assert sw.feasible.shape == (2, 2) and sw.thresholds == [0.05, 0.3] and sw.tops == [2, 4]
     for i, threshold in enumerate(grid["thresholds"]):
         for j, top in enumerate(grid["tops"]):
-            ex = explore(G, A, y, z0, H_Y, H_X, Ks=grid["Ks"], etas=grid["etas"], tau=1e-4,
-                         threshold=threshold, top=top, distance=dist)
+            ex = explore(problem, z0, H_Y, H_X, Ks=grid["Ks"], etas=grid["etas"], tau=1e-4,
+                         threshold=threshold, top=top)
             assert sw.feasible[i, j].item() == pytest.approx(ex.feasible_fraction())
             ok = ex.feasible()
             expected = ex.perceptual[ok].median().item() if ok.any() else 0.0
@@ -197,10 +201,11 @@ def digit_problem(request):
         A, x_true = SuperResolution(8), x_test[labels == 3][:1]
     else:
         A, x_true = Inpainting(box_mask(32, 14)), x_test[labels == 5][:1]
-    y = A(x_true)
-    z0 = invert(G, A, y, "latent", restarts=4, steps=300, seed=0, progress=False).z
-    return dict(name=request.param, G=G, A=A, y=y, z0=z0, dist=dist,
-                H_Y=measurement_metric(G, A, z0), H_X=perceptual_metric(G, dist, z0))
+    problem = InverseProblem(G, A, A(x_true))
+    z0 = invert(problem, "latent", restarts=4, steps=300, seed=0, progress=False).z
+    steered = problem.with_distance(dist)
+    return dict(name=request.param, problem=problem, steered=steered, z0=z0,
+                H_Y=measurement_metric(problem, z0), H_X=perceptual_metric(steered, z0))
 
 
 def test_heldout_eglass_beats_vK_at_equal_eta(digit_problem):
@@ -215,8 +220,8 @@ def test_heldout_eglass_beats_vK_at_equal_eta(digit_problem):
         dr = eglass_direction(p["H_Y"], p["H_X"], K)
         assert dr.corr_Y[:TOP].abs().max().item() <= THRESHOLD + 1e-6
         assert dr.quad_Y < dr.quad_Y_start or not dr.removed
-    ours = explore(p["G"], p["A"], p["y"], p["z0"], p["H_Y"], p["H_X"], Ks=Ks, etas=etas)
-    base = explore(p["G"], p["A"], p["y"], p["z0"], p["H_Y"], p["H_X"], method="eigenvector",
+    ours = explore(p["problem"], p["z0"], p["H_Y"], p["H_X"], Ks=Ks, etas=etas)
+    base = explore(p["problem"], p["z0"], p["H_Y"], p["H_X"], method="eigenvector",
                    Ks=Ks, etas=etas)
     wins = (ours.errors < base.errors).float().mean().item()
     assert wins >= 0.8, f"{p['name']}: Algorithm 1 lowers the error in only {wins:.0%} of cases"
@@ -234,7 +239,7 @@ def test_heldout_walk_stays_feasible_beyond_the_line(digit_problem):
     exits = 0
     for K in (2, 4, 8):
         dr = eglass_direction(p["H_Y"], p["H_X"], K)
-        c = walk_versus_line(p["G"], p["A"], p["y"], p["z0"], dr, distance=p["dist"], tau=tau,
+        c = walk_versus_line(p["steered"], p["z0"], dr, tau=tau,
                              settings=WalkSettings(steps=24, refresh=4))  # holds 0.9 tau
         assert (c.path.errors <= tau).all(), f"K={K}: walk error {c.path.errors.max():.2e}"
         if c.exit is None:

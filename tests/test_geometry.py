@@ -79,8 +79,9 @@ def test_jacobian_reverse_mode_for_few_outputs(tiny_generator):
         J = jacobian(lambda w: A(tiny_generator(w)), z, chunk)
         assert J.shape == (5, 8)
         assert torch.allclose(J, expected.reshape(5, 8), rtol=1e-12, atol=1e-14)
-    H = measurement_metric(tiny_generator, A, z)
-    ref = reference_hessian(InverseProblem(tiny_generator, A), z, metric="measurement")
+    problem = InverseProblem(tiny_generator, A)
+    H = measurement_metric(problem, z)
+    ref = reference_hessian(problem, z, metric="measurement")
     assert _rel(H, ref) <= 1e-10
 
 
@@ -91,8 +92,9 @@ def test_jacobian_reverse_mode_for_few_outputs(tiny_generator):
 )
 def test_measurement_metric_equals_double_backprop(tiny_generator, A):
     z = _latent(8, 1)
-    H = measurement_metric(tiny_generator, A, z)
-    ref = reference_hessian(InverseProblem(tiny_generator, A), z, metric="measurement")
+    problem = InverseProblem(tiny_generator, A)
+    H = measurement_metric(problem, z)
+    ref = reference_hessian(problem, z, metric="measurement")
     assert _rel(H, ref) <= 1e-5
     assert _rel(H, ref) <= 1e-10  # it is in fact exact up to rounding in float64
     _check_psd(H)
@@ -114,8 +116,9 @@ def test_perceptual_metric_equals_double_backprop(kind):
         G = TinyGenerator().double().eval()
         dist = PixelDistance()
     z = _latent(8, 2)
-    H = perceptual_metric(G, dist, z, chunk_size=4)
-    ref = reference_hessian(InverseProblem(G, distance=dist), z)
+    problem = InverseProblem(G, distance=dist)
+    H = perceptual_metric(problem, z, chunk_size=4)
+    ref = reference_hessian(problem, z)
     assert _rel(H, ref) <= 1e-5
     _check_psd(H)
 
@@ -131,17 +134,18 @@ def test_metrics_share_the_generator_jacobian(chunk):
         dist = default_distance(DigitClassifier().double().eval())
     z = _latent(6, 5)
     for A in (SuperResolution(4), Inpainting(box_mask(32, 12)), _Matrix(40, 1024, seed=2)):
-        H_Y, H_X = metrics(G, A, dist, z, chunk_size=chunk)
-        assert _rel(H_Y, measurement_metric(G, A, z)) <= 1e-10
-        assert _rel(H_X, perceptual_metric(G, dist, z)) <= 1e-10
-        ref = reference_hessian(InverseProblem(G, A), z, metric="measurement")
+        problem = InverseProblem(G, A, distance=dist)
+        H_Y, H_X = metrics(problem, z, chunk_size=chunk)
+        assert _rel(H_Y, measurement_metric(problem, z)) <= 1e-10
+        assert _rel(H_X, perceptual_metric(problem, z)) <= 1e-10
+        ref = reference_hessian(problem, z, metric="measurement")
         assert _rel(H_Y, ref) <= 1e-5
         _check_psd(H_Y)
         _check_psd(H_X)
     with pytest.raises(ValueError, match="cannot be applied to this generator's images"):
-        metrics(G, SuperResolution(5), dist, z)
+        metrics(InverseProblem(G, SuperResolution(5), distance=dist), z)
     with pytest.raises(TypeError, match="must be an eglass.distances.Distance"):
-        metrics(G, SuperResolution(4), object(), z)
+        metrics(InverseProblem(G, SuperResolution(4), distance=object()), z)
 
 
 def test_pushforward_is_a_batch_of_jvps(tiny_generator):
@@ -158,7 +162,8 @@ def test_pushforward_is_a_batch_of_jvps(tiny_generator):
 def test_pixel_metric_is_scaled_generator_gram(tiny_generator):
     z = _latent(8, 3)
     J = torch.autograd.functional.jacobian(tiny_generator, z).reshape(-1, 8)
-    H = perceptual_metric(tiny_generator, PixelDistance(), z.flatten())  # (d,) is accepted
+    problem = InverseProblem(tiny_generator, distance=PixelDistance())
+    H = perceptual_metric(problem, z.flatten())  # (d,) is accepted
     assert torch.allclose(H, J.T @ J / 120, rtol=1e-10, atol=0)
 
 
@@ -172,21 +177,23 @@ def test_embedded_default_distance_on_dcgan_architecture():
         net = DigitClassifier().double().eval()
     dist = default_distance(net)
     z = _latent(6, 4)
-    H = perceptual_metric(G, dist, z)
-    assert _rel(H, reference_hessian(InverseProblem(G, distance=dist), z)) <= 1e-5
-    HY = measurement_metric(G, SuperResolution(4), z)
-    ref = reference_hessian(InverseProblem(G, SuperResolution(4)), z, metric="measurement")
+    problem = InverseProblem(G, SuperResolution(4), distance=dist)
+    H = perceptual_metric(problem, z)
+    assert _rel(H, reference_hessian(problem, z)) <= 1e-5
+    HY = measurement_metric(problem, z)
+    ref = reference_hessian(problem, z, metric="measurement")
     assert _rel(HY, ref) <= 1e-5
 
 
 def test_float32_in_float32_out(tiny_generator):
     G = tiny_generator.float()
-    H = measurement_metric(G, SuperResolution(2), _latent(8, 5, torch.float32))
+    H = measurement_metric(InverseProblem(G, SuperResolution(2)), _latent(8, 5, torch.float32))
     assert H.dtype == torch.float32 and H.shape == (8, 8)
 
 
 def test_eigh_desc_descending_and_reconstructs(tiny_generator):
-    H = perceptual_metric(tiny_generator, PixelDistance(), _latent(8, 6))
+    problem = InverseProblem(tiny_generator, distance=PixelDistance())
+    H = perceptual_metric(problem, _latent(8, 6))
     evals, evecs = eigh_desc(H)
     assert torch.all(evals[:-1] >= evals[1:])
     assert torch.allclose(evecs @ torch.diag(evals) @ evecs.T, H, atol=1e-12 * H.norm())
@@ -199,11 +206,11 @@ def test_top_eigs_matches_dense(which):
     G = TinyGenerator(latent_dim=20, seed=4).double().eval()
     z = _latent(20, 7)
     if which == "measurement":
-        A = SuperResolution(2)
-        H, hvp = measurement_metric(G, A, z), measurement_hvp(G, A, z)
+        problem = InverseProblem(G, SuperResolution(2))
+        H, hvp = measurement_metric(problem, z), measurement_hvp(problem, z)
     else:
-        dist = FeatureDistance(_small_cnn(), ["1", "3"])
-        H, hvp = perceptual_metric(G, dist, z), perceptual_hvp(G, dist, z)
+        problem = InverseProblem(G, distance=FeatureDistance(_small_cnn(), ["1", "3"]))
+        H, hvp = perceptual_metric(problem, z), perceptual_hvp(problem, z)
     v = torch.randn(20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(hvp(v), H @ v, rtol=1e-10, atol=1e-14)
     evals, evecs = eigh_desc(H)
@@ -229,7 +236,8 @@ def test_trace_fraction_and_anisotropy_on_known_spectra():
 
 
 def test_coupling_of_a_basis_with_itself_is_identity(tiny_generator):
-    _, U = eigh_desc(perceptual_metric(tiny_generator, PixelDistance(), _latent(8, 8)))
+    problem = InverseProblem(tiny_generator, distance=PixelDistance())
+    _, U = eigh_desc(perceptual_metric(problem, _latent(8, 8)))
     assert torch.allclose(coupling(U, U), torch.eye(8, dtype=U.dtype), atol=1e-12)
     assert coupling(U[:, :3], U).shape == (3, 8)
 
@@ -248,37 +256,40 @@ def test_homogeneity_separates_rescaled_from_rotated():
 
 def test_wrong_latent_shape_is_refused(tiny_generator):
     wrong = r"z0 must be one latent of shape \(1,8\) \(or \(8,\)\)"
+    problem = InverseProblem(tiny_generator, SuperResolution(2), distance=PixelDistance())
     for z in (torch.zeros(2, 8, dtype=torch.float64), torch.zeros(1, 7, dtype=torch.float64)):
         with pytest.raises(ValueError, match=wrong):
-            measurement_metric(tiny_generator, SuperResolution(2), z)
+            measurement_metric(problem, z)
     with pytest.raises(ValueError, match="NaN"):
-        perceptual_metric(tiny_generator, PixelDistance(), torch.full((8,), float("nan")).double())
+        perceptual_metric(problem, torch.full((8,), float("nan")).double())
     with pytest.raises(TypeError, match="z0 is torch.float32 but the generator's parameters"):
-        perceptual_metric(tiny_generator, PixelDistance(), _latent(8, 0, torch.float32))
+        perceptual_metric(problem, _latent(8, 0, torch.float32))
 
 
 def test_operator_generator_mismatch_is_refused(tiny_generator):
     z = _latent(8, 0)
     with pytest.raises(ValueError, match=r"SuperResolution cannot be applied .* \(1,1,12,10\)"):
-        measurement_metric(tiny_generator, SuperResolution(3), z)  # 10 is not divisible by 3
+        # 10 is not divisible by 3
+        measurement_metric(InverseProblem(tiny_generator, SuperResolution(3)), z)
     with pytest.raises(ValueError, match=r"_Matrix cannot be applied .* \(1,1,12,10\)"):
-        measurement_metric(tiny_generator, _Matrix(5, 64, seed=0), z)
+        measurement_metric(InverseProblem(tiny_generator, _Matrix(5, 64, seed=0)), z)
     with pytest.raises(ValueError, match=r"cannot be applied"):
-        measurement_hvp(tiny_generator, SuperResolution(3), z)
+        measurement_hvp(InverseProblem(tiny_generator, SuperResolution(3)), z)
 
 
 def test_other_bad_inputs(tiny_generator):
     z = _latent(8, 0)
     with pytest.raises(TypeError, match="latent_dim"):
-        measurement_metric(nn.Linear(8, 8), SuperResolution(2), z)
+        measurement_metric(InverseProblem(nn.Linear(8, 8), SuperResolution(2)), z)
     bn = nn.Sequential(nn.Linear(8, 120), nn.BatchNorm1d(120), nn.Unflatten(1, (1, 12, 10)))
     bn.latent_dim = 8
     with pytest.raises(ValueError, match=r"training mode .* G.eval\(\)"):
-        measurement_metric(bn.double(), SuperResolution(2), z)
+        measurement_metric(InverseProblem(bn.double(), SuperResolution(2)), z)
+    summed = InverseProblem(tiny_generator, distance=lambda a, b: (a - b).pow(2).sum())
     with pytest.raises(TypeError, match="Distance"):
-        perceptual_metric(tiny_generator, lambda a, b: (a - b).pow(2).sum(), z)
+        perceptual_metric(summed, z)
     with pytest.raises(ValueError, match=r"1 <= k < d, got k=8, d=8"):
-        top_eigs(measurement_hvp(tiny_generator, SuperResolution(2), z), 8, 8)
+        top_eigs(measurement_hvp(InverseProblem(tiny_generator, SuperResolution(2)), z), 8, 8)
     with pytest.raises(ValueError, match=r"square matrix \(d,d\), got \(3, 4\)"):
         eigh_desc(torch.zeros(3, 4))
     with pytest.raises(ValueError, match=r"same number of rows .* U \(8, 8\) and V \(7, 7\)"):
@@ -301,7 +312,8 @@ def test_images_along_and_figures(tiny_generator):
 
     matplotlib.use("Agg")
     z = _latent(8, 9)
-    H = perceptual_metric(tiny_generator, PixelDistance(), z)
+    problem = InverseProblem(tiny_generator, distance=PixelDistance())
+    H = perceptual_metric(problem, z)
     evals, V = eigh_desc(H)
     imgs = images_along(tiny_generator, z, V[:, 0], [-1.0, 0.0, 2.0])
     assert imgs.shape == (3, 1, 12, 10)
@@ -325,10 +337,10 @@ def test_forward_mode_raises_no_torch_deprecation_warning():
     code = (
         "import torch; from eglass.geometry import metrics, perceptual_hvp;"
         "from eglass.distances import PixelDistance; from eglass.operators import SuperResolution;"
-        "from eglass.models import Generator;"
+        "from eglass.models import Generator; from eglass.problem import InverseProblem;"
         "G = Generator(8, 16).eval(); z = torch.zeros(1, 8);"
-        "metrics(G, SuperResolution(4), PixelDistance(), z);"
-        "perceptual_hvp(G, PixelDistance(), z)(torch.ones(8))"
+        "problem = InverseProblem(G, SuperResolution(4), distance=PixelDistance());"
+        "metrics(problem, z); perceptual_hvp(problem, z)(torch.ones(8))"
     )
     run = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code],
                          capture_output=True, text=True, timeout=120)

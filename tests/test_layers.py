@@ -5,13 +5,13 @@ other (directly or round a longer cycle), and no private name crosses a module b
 Layers, bottom to top (a name matches its longest prefix; ``eglass.priors`` alone is the
 registry, its plugins sit above the networks they load)::
 
-    0 utilities   utils, memory, version
+    0 utilities   utils, memory, version, display
     1 core-low    operators, deepinv_ops, evaluate, priors (the registry)
     2 core        problem, results, distances, networks, checkpoints, biggan, pggan
     3 priors      priors.<plugin>, models, data, training
     4 algorithms  geometry, inversion, directions, walk, baselines
     5 pipeline    methods, explore
-    6 apps        tables, comparison, figures, widgets, batch, cli, __main__
+    6 apps        tables, comparison, figures, widgets, batch, cli, __main__, reconstructor
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "eglass"
 
 LAYERS = {
-    "eglass.utils": 0, "eglass.memory": 0, "eglass.version": 0,
+    "eglass.utils": 0, "eglass.memory": 0, "eglass.version": 0, "eglass.display": 0,
     "eglass.operators": 1, "eglass.deepinv_ops": 1, "eglass.evaluate": 1,
     "eglass.problem": 2, "eglass.results": 2, "eglass.distances": 2, "eglass.networks": 2,
     "eglass.checkpoints": 2, "eglass.biggan": 2, "eglass.pggan": 2,
-    "eglass.stylegan": 2,
+    "eglass.stylegan": 2, "eglass.dcgan": 2, "eglass.efficientnet": 2, "eglass.wheels": 2,
     "eglass.priors": 3, "eglass.models": 3, "eglass.data": 3, "eglass.training": 3,
     "eglass.geometry": 4, "eglass.inversion": 4, "eglass.directions": 4, "eglass.walk": 4,
     "eglass.baselines": 4,
     "eglass.methods": 5, "eglass.explore": 5,
     "eglass.tables": 6, "eglass.comparison": 6, "eglass.figures": 6, "eglass.widgets": 6,
-    "eglass.batch": 6, "eglass.cli": 6, "eglass.__main__": 6,
+    "eglass.batch": 6, "eglass.cli": 6, "eglass.__main__": 6, "eglass.reconstructor": 6,
     "eglass": 7,  # the package itself only imports lazily, by name
 }
 REGISTRY = 1  # eglass.priors alone: the registry of priors, below the plugins

@@ -58,7 +58,7 @@ def perceptual_hvp(problem: InverseProblem, z0: torch.Tensor) -> MetricHVP:
     >>> from eglass import models
     >>> from eglass.distances import default_distance
     >>> G = models.load_generator("mnist-dcgan")
-    >>> hvp = perceptual_hvp(G, default_distance(), torch.zeros(1, 64))
+    >>> hvp = perceptual_hvp(InverseProblem(G, distance=default_distance()), torch.zeros(1, 64))
     >>> evals, evecs = top_eigs(hvp, 64, 3, seed=0)
     >>> evals.shape, evecs.shape
     (torch.Size([3]), torch.Size([64, 3]))

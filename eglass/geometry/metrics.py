@@ -40,7 +40,8 @@ def measurement_metric(
     >>> import torch
     >>> from eglass import models, operators
     >>> G = models.load_generator("mnist-dcgan")
-    >>> H_Y = measurement_metric(G, operators.SuperResolution(8), torch.zeros(1, 64))
+    >>> problem = InverseProblem(G, operators.SuperResolution(8))
+    >>> H_Y = measurement_metric(problem, torch.zeros(1, 64))
     >>> lam = torch.linalg.eigvalsh(H_Y.double())  # ascending; rank <= 16 measurements
     >>> H_Y.shape, bool(lam[:-16].abs().max() < 1e-4 * lam[-1])
     (torch.Size([64, 64]), True)
@@ -89,7 +90,7 @@ def perceptual_metric(
     >>> from eglass import models
     >>> from eglass.distances import default_distance
     >>> G = models.load_generator("mnist-dcgan")
-    >>> H_X = perceptual_metric(G, default_distance(), torch.zeros(1, 64))
+    >>> H_X = perceptual_metric(InverseProblem(G, distance=default_distance()), torch.zeros(1, 64))
     >>> bool(torch.allclose(H_X, H_X.T)), bool(torch.linalg.eigvalsh(H_X).min() > -1e-4)
     (True, True)
     """
@@ -125,7 +126,8 @@ def metrics(
     >>> from eglass import models, operators
     >>> from eglass.distances import default_distance
     >>> G = models.load_generator("mnist-dcgan")
-    >>> H_Y, H_X = metrics(G, operators.SuperResolution(8), default_distance(), torch.zeros(1, 64))
+    >>> problem = InverseProblem(G, operators.SuperResolution(8), distance=default_distance())
+    >>> H_Y, H_X = metrics(problem, torch.zeros(1, 64))
     >>> H_Y.shape == H_X.shape == (64, 64)
     True
     """

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..display import Summarized, shape, span
 from ..problem import InverseProblem
 from ..utils import check_number, check_one_of, check_positive_int
 from .eigen import eigh_desc
@@ -18,9 +19,10 @@ from .plan import MetricPlan, plan_metrics
 __all__ = ["MetricSpectra", "metric_spectra"]
 
 
-@dataclass
-class MetricSpectra:
-    r"""The top eigenpairs of :math:`H_Y` and :math:`H_X` at one latent, however computed.
+@dataclass(repr=False)
+class MetricSpectra(Summarized):
+    r"""The top eigenpairs of :math:`H_Y` and :math:`H_X` at one latent, however computed
+    (``print(spectra)``: a paragraph of its facts; a notebook: a table).
 
     Attributes:
         lam_Y, U: top-``k`` eigenvalues ``(k,)`` and eigenvectors ``(d, k)`` of :math:`H_Y`,
@@ -49,6 +51,20 @@ class MetricSpectra:
     def k(self) -> int:
         """Number of eigenpairs held."""
         return self.U.shape[1]
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The facts ``repr`` and the notebook table show (:class:`eglass.display.Summarized`)."""
+        rows = [("method", self.method),
+                ("eigenpairs", f"top {self.k} of d={self.U.shape[0]}"),
+                ("H_Y eigenvalues", span(self.lam_Y[0].item(), self.lam_Y[-1].item(), ".3g")),
+                ("H_X eigenvalues", span(self.lam_X[0].item(), self.lam_X[-1].item(), ".3g")),
+                ("matrices", "held, " + shape(self.H_Y) if self.H_Y is not None else "not held")]
+        if self.method == "top-k":
+            rows.append(("Hessian-vector products", f"{self.products[0]} (H_Y), "
+                                                    f"{self.products[1]} (H_X)"))
+        rows.append(("plan", f"{self.plan.estimate / 2**20:.1f} MiB estimated of "
+                             f"{self.plan.max_memory / 2**20:.0f} MiB; {self.plan.reason}"))
+        return rows
 
     def matrices(self) -> tuple[torch.Tensor, torch.Tensor]:
         r"""``(H_Y, H_X)``: the exact matrices, or on ``"top-k"`` their rank-``k`` parts

@@ -7,15 +7,17 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from ..display import Summarized, shape, span
+from ..evaluate import TAU
 from ..problem import InverseProblem
 
 __all__ = ["InversionResult"]
 
 
-@dataclass
-class InversionResult:
+@dataclass(repr=False)
+class InversionResult(Summarized):
     """What :func:`eglass.inversion.invert` returns for ``N`` measurements and ``R`` random
-    starts.
+    starts. ``print(result)`` gives a paragraph of its facts, a notebook a table.
 
     Attributes:
         z: latents ``(N, d)`` of the solutions.
@@ -75,6 +77,25 @@ class InversionResult:
 
     def __len__(self) -> int:
         return self.z.shape[0]
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The facts ``repr`` and the notebook table show (:class:`eglass.display.Summarized`)."""
+        n = len(self)
+        finetune = self.history.shape[0] - 1 - self.latent_steps
+        steps = f"{self.latent_steps} latent-fit" + (
+            f" + {finetune} fine-tuning" if finetune > 0 else "")
+        feasible = int((self.errors <= TAU).sum())
+        return [
+            ("method", self.method),
+            ("measurements", f"{n}, {self.restart_z.shape[0]} random start(s) each"),
+            ("z", shape(self.z)), ("x", shape(self.x)),
+            ("measurement error", span(self.errors.min().item(), self.errors.max().item())),
+            ("feasible", f"{feasible} of {n} at tau={TAU:g}"),
+            ("steps", steps),
+            ("back-projected", "yes" if self.x_bp is not None else "no"),
+            ("time", f"{self.seconds:.2f} s (latent fit {self.latent_seconds:.2f} s)"),
+            ("problem", repr(self.base)),
+        ]
 
     def __getitem__(self, i: int) -> InversionResult:
         """The result for measurement ``i`` alone (a batch of 1)."""

@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 # Modules that register the priors and schemes shipped with eglass, imported on first lookup.
-BUILTIN_PLUGINS = ("eglass.priors.digits", "eglass.priors.files", "eglass.priors.stylegan")
+BUILTIN_PLUGINS = ("eglass.priors.digits", "eglass.priors.files", "eglass.priors.stylegan",
+                   "eglass.priors.faces")
 
 # Truths G(z*) for --data samples come from seeds offset by this, so that no other part of
 # eglass (inversion restarts, methods, noise) draws the same numbers.
@@ -211,8 +212,8 @@ def _load_plugins() -> None:
 def list_priors() -> list[str]:
     """The registered prior names, then each reference form.
 
-    >>> list_priors()[:1]
-    ['mnist-dcgan']
+    >>> list_priors()[:2]
+    ['faces-dcgan64', 'mnist-dcgan']
     """
     _load_plugins()
     return sorted(_PRIORS) + [s.form for s in _SCHEMES.values()]

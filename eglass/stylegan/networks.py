@@ -149,7 +149,7 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated, demodulated ``kernel x kernel`` convolution (up-sampling x``up``), noise,
+    """Modulated, demodulated ``kernel x kernel`` convolution (up-sampling by ``up``), noise,
     bias, leaky ReLU; parameters ``affine``, ``weight (O, I, k, k)``, ``noise_strength ()``,
     ``bias (O,)``; buffers ``resample_filter``, ``noise_const (R, R)``."""
 

@@ -22,6 +22,7 @@ def train_encoder(
     width: int = 32,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    encoder: nn.Module | None = None,
 ) -> LatentEncoder:
     r"""Train a :class:`~eglass.models.LatentEncoder` to guess latents from measurements.
 
@@ -39,6 +40,9 @@ def train_encoder(
         samples, steps, batch_size, lr, width: the recipe (see ``scripts/train_prior.py``).
         seed: seed of the latents and of the batches; the weights' initialization uses it too.
         log: called with a progress line every 500 steps.
+        encoder: the module to train instead of a new ``LatentEncoder(G.latent_dim, width,
+            C)`` initialized from ``seed`` (e.g. one that takes larger images; ``width`` is
+            then unused); trained in place and returned.
 
     >>> from eglass.models import Generator
     >>> from eglass.operators import SuperResolution
@@ -61,9 +65,10 @@ def train_encoder(
     with torch.no_grad():
         z = torch.randn(samples, G.latent_dim, generator=gen)
         x = torch.cat([G(chunk) for chunk in z.split(500)])
-    with torch.random.fork_rng():  # the initialization from the seed, the caller's RNG intact
-        torch.manual_seed(seed)
-        encoder = LatentEncoder(G.latent_dim, width, x.shape[1])
+    if encoder is None:
+        with torch.random.fork_rng():  # the initialization from the seed, the caller's RNG intact
+            torch.manual_seed(seed)
+            encoder = LatentEncoder(G.latent_dim, width, x.shape[1])
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     encoder.train()
