@@ -52,8 +52,11 @@ build-book:
 # sources ($(EXECUTED); nbmake skips paths under _build) whose notebooks keep their outputs,
 # then builds the book strictly (-W: broken citations, references, toc) from that copy
 # without executing it a second time, and opens the result in a real browser: every page
-# (browser_tests/test_book_pages.py) and the chapter 5 explorer in JupyterLab
-# (browser_tests/test_explorer_lab.py). `make book` always executes everything.
+# (browser_tests/test_book_pages.py, the API reference's pages included) and the chapter 5
+# explorer in JupyterLab (browser_tests/test_explorer_lab.py); last, the wheel and the sdist
+# are built and the wheel installed in a fresh environment outside the checkout, where the
+# README's snippet and `eglass run --quick` run (scripts/test_wheel.sh; EGLASS_WHEEL_TORCH
+# there says how to keep that environment small). `make book` always executes everything.
 EXECUTED := .book-executed
 
 test: $(VENV)/.installed-test
@@ -70,6 +73,7 @@ test: $(VENV)/.installed-test
 	@test -f _build/html/index.html
 	sh scripts/ensure_chromium.sh
 	$(BIN)/pytest -p no:cacheprovider -q -rs browser_tests/
+	sh scripts/test_wheel.sh $(BIN)/python  # the wheel in a fresh venv outside the checkout
 
 clean:
 	rm -rf _build $(EXECUTED) .pytest_cache .ruff_cache

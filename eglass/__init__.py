@@ -25,10 +25,12 @@ _SUBMODULES = (
     "cli",
     "comparison",
     "data",
+    "dcgan",
     "deepinv_ops",
     "directions",
     "display",
     "distances",
+    "efficientnet",
     "evaluate",
     "explore",
     "figures",
@@ -50,6 +52,7 @@ _SUBMODULES = (
     "utils",
     "version",
     "walk",
+    "wheels",
     "widgets",
 )
 

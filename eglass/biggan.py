@@ -39,7 +39,8 @@ __all__ = ["BigGANGenerator", "biggan_config", "random_biggan", "save_biggan", "
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "pytorch_model.bin"
-_INSTALL = "BigGAN support needs the pytorch-pretrained-biggan package: pip install eglass[biggan]"
+_INSTALL = ("BigGAN support needs the pytorch-pretrained-biggan package: pip install -e "
+            "'.[biggan]' from a checkout of eglass (or pip install pytorch-pretrained-biggan)")
 
 
 def _upstream():

@@ -50,7 +50,7 @@ try:
 except ImportError as err:  # pragma: no cover - the extra is installed for the tests
     raise ImportError(
         "eglass.reconstructor needs the deepinv package; install the optional extra: "
-        "pip install -e \".[deepinv]\" (from a checkout) or pip install \"eglass[deepinv]\""
+        "pip install -e \".[deepinv]\" from a checkout of eglass (or pip install deepinv)"
     ) from err
 
 __all__ = ["EglassReconstructor", "Samples", "DATA_RANGES", "ESTIMATES"]

@@ -31,7 +31,7 @@ from eglass.operators import (
 )
 from eglass.problem import InverseProblem
 
-dinv = pytest.importorskip("deepinv", reason="needs the extra: pip install eglass[deepinv]")
+dinv = pytest.importorskip("deepinv", reason="needs the extra: pip install -e '.[deepinv]'")
 physics = dinv.physics
 
 F64 = torch.float64

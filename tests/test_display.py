@@ -59,8 +59,7 @@ def test_solutions_summary():
                   perceptual=torch.rand(40), seconds=1.25)
     text = _check(s, "solutions 40", "(40, 3, 64, 64)", "(40, 512)", "1.00e-04 to 3.00e-02",
                   f"feasible {int(s.feasible().sum())} of 40 at tau=0.01", "method eglass",
-                  "Ks=(4, 6, 8)",
-                  "K {4, 6, 8}", "eta -3 to 3", "time 1.25 s")
+                  "Ks=(4, 6, 8)", "K {4, 6, 8}", "eta -3 to 3", "time 1.25 s")
     assert "top=" not in text and "seconds=" not in text  # None values and timings left out
     assert len(repr(Solutions(z=None, x=torch.zeros(0, 1, 4, 4), errors=torch.zeros(0),
                               method="none"))) < MAX_REPR

@@ -33,13 +33,13 @@ physics without a closed form (deepinv's convolutional ``Blur`` with a Gaussian 
 :math:`\sigma = 1.5`) it has not reached :math:`A^\dagger y` by then (0.4--0.6 relative to
 the exact one): use the physics' SVD form (``BlurFFT``) or our :class:`~eglass.operators.Blur`.
 
-Why eglass keeps its own operators rather than becoming thin wrappers over deepinv's where
-the two coincide (box down-sampling, circular blur, inpainting, compressed sensing --
+Why eglass keeps its own operators rather than becoming thin wrappers over deepinv's where the
+two coincide (box down-sampling, circular blur, inpainting, compressed sensing --
 ``tests/test_deepinv.py`` checks that they agree to rounding): deepinv is an optional extra
-(``pip install eglass[deepinv]``) and eglass must work without it; and the speed does not ask
-for it (``benchmarks/deepinv_ops.py``, forward + adjoint, float32, one thread, on a shared
-2-core machine, so within a factor of about 2): our box SR is 4--30x faster than deepinv's
-``Downsampling`` with a box filter (average pooling against a convolution then
+(``pip install -e ".[deepinv]"`` from a checkout) and eglass must work without it; and the
+speed does not ask for it (``benchmarks/deepinv_ops.py``, forward + adjoint, float32, one
+thread, on a shared 2-core machine, so within a factor of about 2): our box SR is 4--30x faster
+than deepinv's ``Downsampling`` with a box filter (average pooling against a convolution then
 sub-sampling); inpainting and compressed sensing cost the same (0.8--1.0x); deepinv's
 ``BlurFFT`` is 1.5--4x faster than our ``Blur``, which recomputes the kernel's spectrum on
 every call (caching it would close that gap), and our ``Blur`` is 1.1--1.5x faster than
@@ -66,7 +66,7 @@ from .base import LinearOperator, Shape
 
 __all__ = ["DeepInvOperator", "from_deepinv", "as_operator", "is_deepinv_physics"]
 
-_EXTRA = "pip install 'eglass[deepinv]'"
+_EXTRA = "pip install -e '.[deepinv]' from a checkout of eglass (or pip install deepinv)"
 
 
 def _deepinv():
