@@ -23,6 +23,8 @@ import re
 import sys
 from pathlib import Path
 
+from .version import __version__
+
 __all__ = ["main", "parser", "QUICK", "describe_priors"]
 
 # `eglass run --quick`: a few items of the prior's data (its samples where it has none),
@@ -69,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="eglass", description="Explore the solutions of linear inverse problems under a "
         "GAN prior (e-GLASS), for a whole test set.")
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run", help="explore every measurement of a data set into a Zarr store (resumable)",
