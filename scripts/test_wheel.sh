@@ -16,6 +16,8 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${1:-$ROOT/.venv/bin/python}
+# absolute, so that it still names the checkout's interpreter after the cd below
+PYTHON=$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/eglass-wheel.XXXXXX")
 case "$WORK" in "$ROOT"/*) echo "test_wheel: $WORK is inside the repository" >&2; exit 1;; esac
 [ "${EGLASS_WHEEL_KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
