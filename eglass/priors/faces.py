@@ -69,9 +69,9 @@ PHOTO_SOURCE = "real photo"
 # 8x on every point; 32 gives up a fifth more of the perceptual change (below half on one).
 # The steps `etas`: with top 24 (Ks 2..41; two held-out samples each of SR x8 and the mouth
 # box, first solutions refined to 1e-3 and to 3e-4), the share feasible at 1e-2 was 0.98-1.0
-# for |eta| <= 3, 0.68-1.0 (median 0.99) at 4, 0.39-0.99 at 5 and 0.09-0.95 at 6, while the
-# perceptual change to G(z0) grows about linearly with |eta| and stays 0.7-0.9x that along
-# v^K at every step: |eta| <= 4 keeps at least nine in ten solutions feasible on each point.
+# for abs(eta) <= 3, 0.68-1.0 (median 0.99) at 4, 0.39-0.99 at 5 and 0.09-0.95 at 6, while the
+# perceptual change to G(z0) grows about linearly with abs(eta) and stays 0.7-0.9x that along
+# v^K at every step: abs(eta) <= 4 keeps at least nine in ten solutions feasible on each point.
 DEFAULTS = {"top": 24, "etas": (-4.0, -3.0, -2.0, 2.0, 3.0, 4.0)}
 
 # Where the face is in grace_hopper.jpg (600x512): (top, left, side) of a square crop.
