@@ -256,7 +256,7 @@ def test_deepinv_ops_re_exports_the_wrapper():
 
 def test_missing_deepinv_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "deepinv", None)  # as if it were not installed
-    with pytest.raises(ImportError, match=r"eglass\[deepinv\]"):
+    with pytest.raises(ImportError, match=r"pip install -e .\.\[deepinv\]"):
         from_deepinv(object())
     assert as_operator(SuperResolution(2)).factor == 2  # eglass alone still works
 
