@@ -47,7 +47,9 @@ seeds (``Prior.samples``), with its ImageNet EfficientNet-Lite0 distance (unifor
 calibrated weights exist offline) for the diversity and no classifier (no class counts).
 e-GLASS runs once per tau, from the prior's encoder (fast start) refined to ``tol = 1e-3``
 for tau = 1e-2 (PULSE stops at 2e-3 there) and to the library's ``3e-4`` for tau = 1e-3,
-with the prior's defaults (Algorithm 1's ``top``, the steps ``etas``); PULSE as above;
+with the prior's defaults (Algorithm 1's ``top``; ``etas`` if it sets them) and directions
+K = 2..100 (its whole latent: at 1e-3 fewer than 100 of the first 240 candidates fit);
+PULSE as above;
 Langevin and e-GLASS from the IAGAN start only with ``--methods``. Besides the faithfulness
 against ``y``, Algorithm 1's ratio of measurement change is measured against ``A G(z0)``
 (the issue's goal), with the median perceptual change along ``d`` over that along ``v^K``
@@ -148,9 +150,8 @@ def face_setup(count: int, methods) -> Setup:
     _, warm = prior.samples(1, seed=1)
     problems = face_problems()
     defaults = prior.defaults
-    eglass = dict(explore={"top": defaults["top"]}, etas=defaults.get("etas", (-6.0, -4.0, -2.0,
-                                                                              2.0, 4.0, 6.0)),
-                  encoder=prior.fast_start_encoder())
+    eglass = dict(explore={"top": defaults["top"]}, Ks=range(2, prior.latent_dim + 1),
+                  etas=defaults.get("etas", (-6.0, -4.0, -2.0, 2.0, 4.0, 6.0)))
     return Setup(prior.name, G, prior.distance(), None,
                  {name: problems[name] for name in ("SR x8", "inpainting (mouth)")}, x, None,
                  warm, tuple(methods or ("e-GLASS", "PULSE")), eglass, True,
@@ -176,41 +177,42 @@ def quality(run, distance, classifier, k: int = 10, tau: float = TAU) -> dict:
 
 def eglass_options(setup: Setup, tau: float) -> dict:
     """``run_eglass``'s settings for ``tau``: its defaults for the digits; for faces the
-    prior's defaults and the fast start from its encoder refined to ``FACE_TOL[tau]``."""
+    prior's defaults and the fast start (from the prior's encoder, which the fast start finds
+    through the generator) refined to ``FACE_TOL[tau]``."""
     if not setup.per_tau:
         return {}
     s = setup.eglass
-    return dict(etas=s["etas"], explore=s["explore"],
-                inversion=dict(method="fast", tol=FACE_TOL[tau], encoder=s["encoder"]))
+    return dict(Ks=s["Ks"], etas=s["etas"], explore=s["explore"],
+                inversion=dict(method="fast", tol=FACE_TOL[tau]))
 
 
-def eglass_runs(setup: Setup, A, y, seed: int) -> dict:
+def eglass_runs(setup: Setup, problem: InverseProblem, seed: int) -> dict:
     """e-GLASS by tau: one run at the strict tau (digits: the 1e-2 counts come from it too),
     or for faces one run per tau (:func:`eglass_options`)."""
     target = max(TARGETS)
     taus = TAUS if setup.per_tau else (min(TAUS),)
-    return {tau: run_eglass(setup.G, A, y, setup.distance, n=target, tau=tau, seed=seed,
-                            **eglass_options(setup, tau))
+    return {tau: run_eglass(problem, n=target, tau=tau, seed=seed, **eglass_options(setup, tau))
             for tau in taus}
 
 
-def one_digit(setup: Setup, A, y, seed: int, cap: int) -> dict:
-    """All methods on one measurement; returns per-method records."""
+def one_digit(setup: Setup, problem: InverseProblem, seed: int, cap: int) -> dict:
+    """All methods on one measurement (``problem``: the prior's generator, the operator, the
+    measurement and the prior's distance); returns per-method records."""
     target, strict = max(TARGETS), min(TAUS)
-    G, distance, classifier = setup.G, setup.distance, setup.classifier
-    runs = {"e-GLASS": eglass_runs(setup, A, y, seed)}
+    distance, classifier = setup.distance, setup.classifier
+    runs = {"e-GLASS": eglass_runs(setup, problem, seed)}
     if "e-GLASS (IAGAN start)" in setup.methods:
         options = {**eglass_options(setup, strict), "inversion": EGLASS_INVERSION}
         runs["e-GLASS (IAGAN start)"] = {strict: run_eglass(
-            G, A, y, distance, n=target, tau=strict, seed=seed, **options)}
-    runs["PULSE"] = {TAU: run_pulse(G, A, y, n=target, tau=TAU, max_candidates=cap,
+            problem, n=target, tau=strict, seed=seed, **options)}
+    runs["PULSE"] = {TAU: run_pulse(problem, n=target, tau=TAU, max_candidates=cap,
                                     seed=seed)}
     implied = not runs["PULSE"][TAU].feasible(TAU).any()
     if not implied:  # eps = 1e-3 follows the same trajectories, just stops later
-        runs["PULSE"][strict] = run_pulse(G, A, y, n=target, tau=strict,
+        runs["PULSE"][strict] = run_pulse(problem, n=target, tau=strict,
                                           max_candidates=cap, seed=seed)
     if "Langevin" in setup.methods:
-        runs["Langevin"] = {strict: run_langevin(G, A, y, n=target, tau=strict,
+        runs["Langevin"] = {strict: run_langevin(problem, n=target, tau=strict,
                                                  max_candidates=cap, thin=LANGEVIN_THIN,
                                                  seed=seed)}
     out = {}
@@ -252,7 +254,8 @@ def faithfulness(point, setup: Setup) -> dict:
     """Algorithm 1 at the first solution, K = 2..11, ``|eta| <= 6``, the prior's settings:
     the median ratio of ``v^K``'s measurement error to ``d``'s against ``y`` (digits'
     figure) and, for other priors, against ``A G(z0)``, with the median perceptual change
-    along ``d`` over that along ``v^K`` at equal ``eta``."""
+    along ``d`` over the median along ``v^K`` and the share of ``d``'s solutions feasible at
+    1e-2, on Ks 2..11 and 2..41 (same etas)."""
     algorithm1 = setup.eglass.get("explore", {})
     f = point.faithfulness(**algorithm1)
     out = {"median_ratio": f.median, "median_linear_share": f.linear_share.median().item()}
@@ -262,10 +265,14 @@ def faithfulness(point, setup: Setup) -> dict:
     at_x0 = InverseProblem(problem.generator, problem.operator, problem.operator(point.x0),
                            problem.distance)
     out["median_ratio_at_x0"] = replace(point, problem=at_x0).faithfulness(**algorithm1).median
-    grid = dict(Ks=range(2, 12), etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0))
-    v = explore(problem, point.z0, point.H_Y, point.H_X, method="eigenvector", **grid)
-    d = explore(problem, point.z0, point.H_Y, point.H_X, method="eglass", **grid, **algorithm1)
-    out["median_perceptual_ratio"] = (d.perceptual / v.perceptual).median().item()
+    for last in (11, 41):  # the faithfulness grid, and run_eglass's default one
+        grid = dict(Ks=range(2, last + 1), etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0))
+        v = explore(problem, point.z0, point.H_Y, point.H_X, method="eigenvector", **grid)
+        d = explore(problem, point.z0, point.H_Y, point.H_X, method="eglass", **grid,
+                    **algorithm1)
+        out[f"perceptual_ratio_K2-{last}"] = (d.perceptual.median()
+                                              / v.perceptual.median()).item()
+        out[f"feasible_K2-{last}"] = d.feasible_fraction(TAU)
     return out
 
 
@@ -364,22 +371,23 @@ def main() -> None:
         "prior": setup.prior, "weights_sha256": setup.weights,
         "digits": count, "labels": setup.labels,
         "cap": cap, "taus": list(TAUS), "targets": list(TARGETS), "methods": setup.methods,
-        "settings": {k: v for k, v in setup.eglass.items() if k != "encoder"},
+        "settings": {k: [v[0], v[-1]] if isinstance(v, range) else v
+                     for k, v in setup.eglass.items()},
         "problems": {},
     }
     # warm-up (first calls compile torch's forward-mode rules, fill allocator caches): one
     # e-GLASS run and one PULSE batch on a truth no timed run uses, not timed
     for A in setup.problems.values():
-        run_eglass(setup.G, A, A(setup.warm), setup.distance, n=10,
-                   **eglass_options(setup, TAU))
-        run_pulse(setup.G, A, A(setup.warm), n=1, max_candidates=20)
+        warm = InverseProblem(setup.G, A, A(setup.warm), setup.distance)
+        run_eglass(warm, n=10, **eglass_options(setup, TAU))
+        run_pulse(warm, n=1, max_candidates=20)
     with stopwatch() as total:
         for name, A in setup.problems.items():
             records = []
             for i in range(count):
-                y = A(setup.truths[i : i + 1])
+                problem = InverseProblem(setup.G, A, A(setup.truths[i : i + 1]), setup.distance)
                 with stopwatch() as t:
-                    rec = one_digit(setup, A, y, seed=i, cap=cap)
+                    rec = one_digit(setup, problem, seed=i, cap=cap)
                 rec["label"] = None if setup.labels is None else int(setup.labels[i])
                 records.append(rec)
                 print(f"{name} truth {i} (label {rec['label']}): {t():.1f}s  " + "  ".join(

@@ -29,7 +29,8 @@ __all__ = ["DCGANGenerator", "dcgan_sizes", "load_dcgan"]
 
 class DCGANGenerator(nn.Module):
     r"""The PyTorch DCGAN-tutorial generator on latents ``(N, d)``: images
-    ``(N, channels, R, R)`` in [-1, 1] with ``R = 4 * 2^(len(widths) - 1)``.
+    ``(N, channels, R, R)`` in [-1, 1] with ``R = 4 * 2^len(widths)`` (64 for the tutorial's
+    four widths).
 
     Args:
         latent_dim: ``d`` (the tutorial's ``nz``).
@@ -43,7 +44,7 @@ class DCGANGenerator(nn.Module):
 
     >>> G = DCGANGenerator(8, (16, 8), channels=3).eval()
     >>> tuple(G(torch.zeros(2, 8)).shape), G.image_shape
-    ((2, 3, 8, 8), (3, 8, 8))
+    ((2, 3, 16, 16), (3, 16, 16))
     """
 
     def __init__(self, latent_dim: int = 100, widths: Sequence[int] = (512, 256, 128, 64),
@@ -151,7 +152,7 @@ def load_dcgan(path: str | Path, *, key: str | None = None, latent_dim: int | No
     ...     torch.save({"netG_state_dict": DCGANGenerator(8, (16, 8)).state_dict()}, path)
     ...     G = load_dcgan(path, key="netG_state_dict")
     >>> G.latent_dim, G.image_shape, G.training
-    (8, (3, 8, 8), False)
+    (8, (3, 16, 16), False)
     """
     path = Path(path).expanduser()
     if not path.is_file():

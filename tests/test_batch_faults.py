@@ -254,12 +254,12 @@ def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path):
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (store / "zarr.json").exists():
+        deadline = time.monotonic() + 240  # interrupt once items arrive (the cluster is up)
+        items = store / "items"
+        while time.monotonic() < deadline and not (items.is_dir() and any(items.iterdir())):
             time.sleep(0.2)
-        time.sleep(2)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

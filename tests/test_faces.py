@@ -414,10 +414,8 @@ def test_train_encoder_trains_a_given_module():
 
 # ----------------------------------------------------------------------------- command line
 def test_eglass_run_on_face_samples(tmp_path):
-    """`eglass run --prior faces-dcgan64 --data samples --quick`: the batch path for any
-    prior (issue #26, branch `batch`)."""
-    if not hasattr(cli, "describe_priors"):
-        pytest.skip("waits on the batch path for any prior (branch `batch`, issue #26)")
+    """`eglass run --prior faces-dcgan64 --data samples --quick` (one item, one worker) and
+    its report: the batch path with the prior's distance, encoder and defaults."""
     from eglass import batch
 
     store = tmp_path / "faces.zarr"

@@ -58,26 +58,24 @@ def upstream_avgG(config: dict, state: dict, z: torch.Tensor) -> torch.Tensor:
     return x if activation is None else activation(x)
 
 
-def _write_upstream(path, config: dict, state: dict):
-    """A checkpoint as pytorch_GAN_zoo's ``BaseGAN.save`` writes it: ``{"config":
-    BaseConfig, "netG", "netD", "avgG"}``, the config pickled under upstream's class name."""
-    names = ("models", "models.utils", "models.utils.config")
-    saved = {name: sys.modules.get(name) for name in names}
-    try:
-        for name in names:
-            sys.modules[name] = types.ModuleType(name)
-        cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
-        sys.modules["models.utils.config"].BaseConfig = cls
-        c = cls()
-        c.__dict__.update(config)
-        torch.save({"config": c, "netG": state, "netD": {}, "avgG": state}, path)
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-    return path
+@pytest.fixture
+def write_upstream(monkeypatch):
+    """``write(path, config, state)``: a checkpoint as pytorch_GAN_zoo's ``BaseGAN.save``
+    writes it, ``{"config": BaseConfig, "netG", "netD", "avgG"}``, the config pickled under
+    upstream's class name (that module exists only while the test runs)."""
+    config_module = types.ModuleType("models.utils.config")
+    config_module.BaseConfig = type("BaseConfig", (), {"__module__": config_module.__name__})
+    monkeypatch.setitem(sys.modules, config_module.__name__, config_module)
+    monkeypatch.setitem(sys.modules, "models", types.ModuleType("models"))
+    monkeypatch.setitem(sys.modules, "models.utils", types.ModuleType("models.utils"))
+
+    def write(path, config: dict, state: dict):
+        upstream = config_module.BaseConfig()
+        vars(upstream).update(config)
+        torch.save(dict(config=upstream, netG=state, netD={}, avgG=state), path)
+        return path
+
+    return write
 
 
 def _upstream_config(loss: str) -> dict:
@@ -89,10 +87,11 @@ def _upstream_config(loss: str) -> dict:
 
 
 @pytest.mark.parametrize("loss", ["DCGAN", "MSE", "WGANGP", "Logistic"])
-def test_pggan_output_activation_follows_upstream_loss_criterion(tmp_path, loss):
+def test_pggan_output_activation_follows_upstream_loss_criterion(tmp_path, write_upstream,
+                                                                 loss):
     config = _upstream_config(loss)
     state = random_pggan(config, seed=4).state_dict()
-    G = load_pggan(_write_upstream(tmp_path / "pgan.pth", config, state))
+    G = load_pggan(write_upstream(tmp_path / "pgan.pth", config, state))
     z = torch.randn(5, 8, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = upstream_avgG(config, state, z)
@@ -121,10 +120,10 @@ def test_pggan_older_eglass_lossmode_key_still_read(tmp_path):
     (dict(lossMode="WGANGP"), "lossCriterion='DCGAN' and lossMode='WGANGP'"),
     (dict(alpha=2.0), "alpha must be <= 1"),
 ])
-def test_pggan_config_fields_are_checked(tmp_path, change, message):
+def test_pggan_config_fields_are_checked(tmp_path, write_upstream, change, message):
     config = _upstream_config("DCGAN")
     state = random_pggan(config, seed=0).state_dict()
-    path = _write_upstream(tmp_path / "bad.pth", {**config, **change}, state)
+    path = write_upstream(tmp_path / "bad.pth", {**config, **change}, state)
     with pytest.raises(ValueError) as err:
         load_pggan(path)
     assert message in str(err.value) and "bad.pth" in str(err.value)
@@ -144,11 +143,11 @@ def test_pggan_empty_or_truncated_file(tmp_path, content):
         load_pggan(path)
 
 
-def test_pggan_nan_weights_are_refused(tmp_path):
+def test_pggan_nan_weights_are_refused(tmp_path, write_upstream):
     config = _upstream_config("WGANGP")
     state = random_pggan(config, seed=0).state_dict()
     state["formatLayer.module.weight"][0, 0] = float("nan")
-    path = _write_upstream(tmp_path / "nan.pth", config, state)
+    path = write_upstream(tmp_path / "nan.pth", config, state)
     with pytest.raises(ValueError, match=r"nan.pth: avgG has NaN or inf values .*formatLayer"):
         load_pggan(path)
 
