@@ -192,6 +192,8 @@ def test_navigation_reaches_every_chapter(page, book_server):
     and the "next" buttons walk the whole book in table-of-contents order."""
     page.goto(f"{book_server}/index.html")
     page.wait_for_url(f"{book_server}/{PAGES[0]}", timeout=10_000)  # index.html redirects
+    page.evaluate("document.fonts.ready.then(() => true)")  # as inspect() does: leaving
+    page.wait_for_load_state("networkidle")  # before MathJax's fonts load aborts them
     seen = page.evaluate(INSPECT)
     sidebar = {urldefrag(href)[0].removeprefix(book_server + "/") for href in seen["sidebar"]}
     assert set(PAGES[1:]) <= sidebar, f"sidebar lacks {sorted(set(PAGES[1:]) - sidebar)}"

@@ -184,8 +184,22 @@ def comment(module_name: str, name: str) -> str:
             break
         text.insert(0, line.lstrip("#:").strip())
     trailing = lines[start].partition("  # ")[2]
-    body = " ".join(text) or trailing
-    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", body)
+    return _as_rst(" ".join(text) or trailing)
+
+
+def _as_rst(comment_text: str) -> str:
+    """A source comment (plain text, `code` in single backticks) as reStructuredText: code in
+    double backticks, and outside it the characters reStructuredText reads as markup
+    (``*``, ``|``, ``\\``, a trailing ``_``) escaped."""
+    parts = re.split(r"(?<!`)`([^`]+)`(?!`)", comment_text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"``{part}``")
+        else:
+            part = re.sub(r"([\\*|])", r"\\\1", part)
+            out.append(re.sub(r"(\w)_(?=\W|$)", r"\1\\_", part))
+    return "".join(out)
 
 
 def full_entry(module_name: str, name: str, obj) -> list[str]:
