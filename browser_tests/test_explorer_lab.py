@@ -133,6 +133,20 @@ def measurement_error(status: str) -> float:
     return float(match.group(1))
 
 
+def status_number(status: str, name: str) -> float:
+    """The number after ``name=`` in the status line (``eta=+1.75``, ``K=9``)."""
+    match = re.search(rf"{name}=([-+.\d]+)", status)
+    assert match, f"no {name}= in the status line {status!r}"
+    return float(match.group(1))
+
+
+def feasible_interval(status: str) -> tuple[float, float]:
+    """The feasible interval of eta the status line reports."""
+    match = re.search(r"feasible for eta in \[([-+.\d]+), ([-+.\d]+)\]", status)
+    assert match, f"no feasible interval in the status line {status!r}"
+    return float(match.group(1)), float(match.group(2))
+
+
 def errors_shown(page) -> list[str]:
     """Error outputs and stderr tracebacks anywhere in the notebook."""
     return page.evaluate("""() => [...document.querySelectorAll(
@@ -184,10 +198,15 @@ def test_explorer_responds_to_K_and_eta(browser, lab, chapter):
         assert "K=9" in after_K["status"], after_K["status"]  # each chapter starts at K=8
         assert measurement_error(after_K["status"]) != measurement_error(state["status"])
 
+        # the eta slider spans K=9's feasible interval (the value is clamped into it)
+        low, high = feasible_interval(after_K["status"])
+        eta_K = status_number(after_K["status"], "eta")
+        assert low - 1e-9 <= eta_K <= high + 1e-9, after_K["status"]
         move_slider(page, "eta", "ArrowLeft")
         after_eta = wait_for_change(page, after_K, "the eta slider")
-        assert "eta=+1.75" in after_eta["status"], after_eta["status"]  # 2.0 - 0.25
+        assert status_number(after_eta["status"], "eta") == eta_K - 0.25, after_eta["status"]
         assert measurement_error(after_eta["status"]) != measurement_error(after_K["status"])
+        assert "(feasible at" in after_eta["status"], after_eta["status"]  # inside the reach
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"lab_{notebook.stem[:2]}_explorer.png"))

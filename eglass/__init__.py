@@ -44,6 +44,7 @@ _SUBMODULES = (
     "pggan",
     "priors",
     "problem",
+    "reach",
     "reconstructor",
     "results",
     "stylegan",

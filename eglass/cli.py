@@ -113,7 +113,8 @@ def _problem_options(run: argparse.ArgumentParser) -> None:
     g.add_argument("--operator-seed", type=int, help="seed of the compressed-sensing matrix "
                    "(default 0)")
     g.add_argument("--noise", type=float, help="std of Gaussian measurement noise on the "
-                   "[-1, 1] scale, drawn per item (default 0)")
+                   "[-1, 1] scale, drawn per item (default 0); it also sets the default "
+                   "--tau (the discrepancy principle)")
 
 
 def _data_options(run: argparse.ArgumentParser) -> None:
@@ -156,7 +157,8 @@ def _prior_options(run: argparse.ArgumentParser) -> None:
     g.add_argument("--pulse-n", type=int, help="PULSE restarts per measurement (default 8)")
     g.add_argument("--pulse-steps", type=int, help="PULSE steps per restart (default 100)")
     g.add_argument("--tau", type=float, help="feasibility level of the measurement error "
-                   "(default 0.01)")
+                   "(default: from --noise, sigma^2/4 times the 99%% chi-square margin; "
+                   "0.01 without noise)")
     g.add_argument("--seed", type=int, help="run seed; item i uses SeedSequence([seed, i]) "
                    "(default 0)")
 

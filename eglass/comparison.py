@@ -26,7 +26,6 @@ from dataclasses import replace
 import torch
 
 from .baselines import langevin, pulse
-from .evaluate import TAU
 from .explore import explore as explore_from
 from .explore import starting_points
 from .methods import label
@@ -100,7 +99,7 @@ def run_pulse(
     problem: InverseProblem,
     *,
     n: int,
-    tau: float = TAU,
+    tau: float | None = None,
     batch: int = 20,
     max_candidates: int = 200,
     eps: float | None = None,
@@ -108,12 +107,17 @@ def run_pulse(
     **pulse_options,
 ) -> Solutions:
     r"""PULSE restarts in batches of ``batch`` until ``n`` have error :math:`\le \tau`
-    (or ``max_candidates`` restarts ran). ``eps`` defaults to :math:`\min(2\cdot10^{-3},\tau)`:
-    upstream's criterion, tightened when :math:`\tau` is stricter. One ``torch.Generator``
+    (or ``max_candidates`` restarts ran). ``tau`` ``None``: the problem's (from the noise
+    where it is known). ``eps`` defaults to :math:`\min(2\cdot10^{-3},\tau)`: upstream's
+    criterion, tightened when :math:`\tau` is stricter; where the problem knows its noise,
+    to :math:`\tau` itself (the discrepancy principle: a fit below the noise level is
+    fitting the noise). One ``torch.Generator``
     feeds all batches, so no restart repeats. ``params["failures"]`` counts the restarts
     that never reached ``eps``."""
     _check_count(n, max_candidates)
-    eps = min(2e-3, tau) if eps is None else eps
+    tau = problem.tau if tau is None else tau
+    if eps is None:  # where the noise is known, stop at the level it sets (not below it)
+        eps = tau if problem.noise else min(2e-3, tau)
     gen = make_generator(seed, problem.y.device)
     failures = []
 
@@ -139,8 +143,8 @@ def run_langevin(
     problem: InverseProblem,
     *,
     n: int,
-    tau: float = TAU,
-    sigma: float = 0.03,
+    tau: float | None = None,
+    sigma: float | None = None,
     step_size: float | None = None,
     chains: int = 10,
     burn_in: int = 300,
@@ -151,10 +155,13 @@ def run_langevin(
 ) -> Solutions:
     r"""Latent Langevin chains (:func:`eglass.baselines.langevin`) continued round after
     round, ``per_round`` samples a round (``burn_in`` only before the first), until ``n``
-    samples have error :math:`\le \tau` or ``max_candidates`` were drawn. Default noise level
+    samples have error :math:`\le \tau` (``None``: the problem's) or ``max_candidates``
+    were drawn. Default noise level: the problem's where known, else
     :math:`\sigma = 0.03` (expected error :math:`\sigma^2/4 \approx 2\cdot10^{-4}`, below both
     thresholds); default step size from the curvature at the starts."""
     _check_count(n, max_candidates)
+    tau = problem.tau if tau is None else tau
+    sigma = (problem.noise or 0.03) if sigma is None else sigma
     if per_round % chains:
         raise ValueError(f"per_round ({per_round}) must be a multiple of chains ({chains})")
     gen = make_generator(seed, problem.y.device)
@@ -183,7 +190,7 @@ def run_eglass(
     problem: InverseProblem,
     *,
     n: int,
-    tau: float = TAU,
+    tau: float | None = None,
     Ks=range(2, 42),
     etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0),
     ks_per_round: int = 10,
@@ -213,6 +220,7 @@ def run_eglass(
     summed over the rounds that ran. ``context`` holds the starting point
     (:class:`eglass.explore.StartingPoint`) for further exploration."""
     _check_count(n)
+    tau = problem.tau if tau is None else tau
     inversion = dict(inversion or {})
     defaults = EGLASS_START if inversion.get("method", "fast") == "fast" else EGLASS_INVERSION
     inversion = {**defaults, **inversion}
@@ -251,12 +259,15 @@ def compare(
     problem: InverseProblem,
     *,
     n: int = 10,
-    tau: float = TAU,
+    tau: float | None = None,
     max_candidates: int = 100,
     seed: int = 0,
 ) -> dict[str, Solutions]:
     """e-GLASS, PULSE and Langevin on the same measurements, each until ``n`` feasible
-    solutions (or ``max_candidates`` for the two baselines), in that order, same process."""
+    solutions (or ``max_candidates`` for the two baselines), in that order, same process.
+    ``tau`` ``None``: the problem's (:attr:`eglass.problem.InverseProblem.tau`, from the
+    noise where it is known; then PULSE stops at it and Langevin's likelihood uses the
+    noise)."""
     runs = (run_eglass(problem, n=n, tau=tau, seed=seed),
             run_pulse(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed),
             run_langevin(problem, n=n, tau=tau, max_candidates=max_candidates, seed=seed))

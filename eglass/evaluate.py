@@ -6,21 +6,26 @@ The measurement error of ``x`` for measurements ``y`` is the mean squared residu
 .. math:: e(x) = \operatorname{mean}\big(((A x - y) / 2)^2\big)
 
 A solution is *feasible* when :math:`e(x) \le \tau`; the paper's threshold is
-:math:`\tau = 10^{-2}`, and :math:`10^{-3}` is the stricter level reported beside it.
+:math:`\tau = 10^{-2}`, and :math:`10^{-3}` is the stricter level reported beside it. When the
+measurement noise :math:`\sigma` is known, :func:`noise_tau` gives the level the noise itself
+sets (the discrepancy principle).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import scipy.stats
 import torch
 
 from .operators import as_operator
-from .utils import check_images, check_number
+from .utils import check_images, check_number, check_positive_int
 
 __all__ = [
     "TAU",
     "TAU_STRICT",
+    "NOISE_CONFIDENCE",
+    "noise_tau",
     "measurement_error",
     "residual_error",
     "feasible",
@@ -31,6 +36,40 @@ __all__ = [
 
 TAU = 1e-2
 TAU_STRICT = 1e-3
+NOISE_CONFIDENCE = 0.99
+
+
+def noise_tau(sigma: float, m: int, *, confidence: float = NOISE_CONFIDENCE) -> float:
+    r"""The feasibility level that measurement noise of standard deviation ``sigma`` sets
+    (the discrepancy principle): no solution can be asked to fit ``y`` better than the
+    truth does.
+
+    With :math:`y = A x^\star + \sigma n` (``sigma`` in the units of ``y``, the [-1, 1] image
+    scale; :func:`eglass.operators.add_noise`) the truth's error is
+    :math:`e(x^\star) = \sigma^2 \chi^2_m / (4m)`, expected :math:`\sigma^2/4`. The level is that
+    expectation times a margin, the ``confidence`` quantile of :math:`\chi^2_m / m`:
+
+    .. math:: \tau(\sigma) = \frac{\sigma^2}{4} \cdot \frac{\chi^2_{m}(\text{confidence})}{m}
+
+    so the truth itself is feasible with probability ``confidence`` (0.99 by default). The
+    margin is large where there are few measurements (2.0 for ``m = 16``, SR x8 of a 32x32
+    digit) and tends to 1 as ``m`` grows (1.11 for ``m = 880``).
+
+    Args:
+        sigma: noise standard deviation, finite and > 0.
+        m: measurement entries per image (``y[0].numel()``), > 0.
+        confidence: in (0, 1).
+
+    >>> round(noise_tau(0.05, 16), 6)  # 0.05**2 / 4 * 2.0
+    0.00125
+    """
+    sigma = check_number("sigma", sigma, positive=True)
+    m = check_positive_int("m", m)
+    confidence = check_number("confidence", confidence, positive=True)
+    if confidence >= 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    margin = scipy.stats.chi2.ppf(confidence, m) / m
+    return sigma**2 / 4 * float(margin)
 
 
 def measurement_error(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

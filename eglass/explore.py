@@ -43,12 +43,13 @@ from .directions import (
     generalized_direction,
 )
 from .display import Summarized, shape
-from .evaluate import TAU
+from .evaluate import TAU, residual_error
 from .geometry import MetricSpectra, metrics
 from .inversion import fast_start, invert
-from .methods import check_etas, get_method, method_names
+from .methods import check_etas, get_method, method_names, walk_settings
 from .methods import run as run_method
 from .problem import InverseProblem, accepts_problem
+from .reach import Reach, reach, walk_reach
 from .results import Solutions, concat, summarize
 from .utils import check_one_of, stopwatch
 from .walk import WalkSettings, null_space_walk, walk_versus_line
@@ -61,6 +62,9 @@ __all__ = [
     "sweep",
     "Faithfulness",
     "faithfulness",
+    "reach",
+    "walk_reach",
+    "Reach",
     "StartingPoint",
     "starting_points",
     # re-exported
@@ -119,7 +123,12 @@ def explore(
             it), ``regularization`` (``"generalized"``), ``tau`` (feasibility level),
             ``back_project`` (also return :math:`x + A^\dagger(y - Ax)`), ``walk``
             (:class:`eglass.walk.WalkSettings` of each walk, default holding ``0.9 * tau``),
-            ``batch_size`` (latents per generator pass).
+            ``batch_size`` (latents per generator pass), ``placement`` (``"reach"``: ``etas``
+            are signed fractions in [-1, 1] of each direction's feasible reach,
+            :func:`eglass.reach.reach`, so every solution is feasible by construction) and
+            ``reach`` (also measure the reach: columns ``"reach"`` and
+            ``"reach_perceptual"``). ``tau`` defaults to the problem's
+            (:attr:`eglass.problem.InverseProblem.tau`: from the noise where it is known).
 
     Returns:
         :class:`eglass.results.Solutions` with columns ``"eta"`` and ``"K"``;
@@ -224,28 +233,66 @@ def sweep(
 
 @dataclass
 class Faithfulness:
-    r"""How much better Algorithm 1 keeps the measurements than :math:`v^K` alone, at equal
-    :math:`\eta` (see :func:`faithfulness`).
+    r"""How much the measurements change along :math:`v^K` and along Algorithm 1's :math:`d`,
+    as curves over :math:`\eta` (see :func:`faithfulness`).
+
+    The change a step causes is measured against the start, :math:`A G(z_0)`, not against
+    ``y``: :math:`c(\eta) = e(A G(z_0 + \eta d), A G(z_0)) =
+    \operatorname{mean}(((A G(z_0 + \eta d) - A G(z_0))/2)^2)`. The error against ``y``
+    mixes in the start's own residual :math:`e_0`, which no direction changes and which
+    dominates at small steps (its ratio tends to 1 as :math:`\eta \to 0` whatever the
+    direction).
 
     Attributes:
-        Ks, etas: the grid (``ratio`` etc. are K-major, ``len(Ks) * len(etas)``).
-        ratio: measurement error along :math:`v^K` over that along :math:`d`, per solution.
-        linear_share: for :math:`d`, the error the linearization predicts,
-            :math:`\eta^2 d^\top H_Y d / (4m)` (``m`` measurement entries), over the error
-            measured: near 1, the error is first order and a better orthogonalization could
-            lower it; near 0, it is the curvature of :math:`A \circ G` along :math:`d`,
-            which no direction chosen from :math:`H_Y` removes.
-        median: ``ratio.median()``.
+        Ks, etas: the grid; every array below is ``(len(Ks), len(etas))``.
+        change_v, change_d: the measurement change along :math:`v^K` and along :math:`d`.
+        predicted_v, predicted_d: the first-order prediction
+            :math:`\eta^2\, d^\top H_Y d / (4m)` of each (``m`` measurement entries).
+        error_v, error_d: the measurement errors against ``y`` of the same solutions.
+        e0: the measurement error of :math:`G(z_0)` against ``y``.
     """
 
     Ks: list[int]
     etas: list[float]
-    ratio: torch.Tensor
-    linear_share: torch.Tensor
+    change_v: torch.Tensor
+    change_d: torch.Tensor
+    predicted_v: torch.Tensor
+    predicted_d: torch.Tensor
+    error_v: torch.Tensor
+    error_d: torch.Tensor
+    e0: float
+
+    @property
+    def ratio(self) -> torch.Tensor:
+        r"""The change along :math:`v^K` over that along :math:`d`, per solution, K-major
+        ``(len(Ks) * len(etas),)``."""
+        return (self.change_v / self.change_d).flatten()
+
+    @property
+    def linear_share(self) -> torch.Tensor:
+        r"""For :math:`d`: the first-order prediction over the change measured, K-major. Near
+        1 the change is first order; far from 1 the curvature of :math:`A \circ G` along
+        :math:`d` has taken over (no direction chosen from :math:`H_Y` removes it)."""
+        return (self.predicted_d / self.change_d).flatten()
 
     @property
     def median(self) -> float:
+        """``ratio.median()``."""
         return self.ratio.median().item()
+
+    def curves(self) -> dict[str, torch.Tensor]:
+        r"""Medians over K at each :math:`|\eta|` (both signs pooled), sorted by
+        :math:`|\eta|`: ``{"eta", "change_v", "change_d", "predicted_v", "predicted_d",
+        "ratio"}`` (what :func:`eglass.figures.faithfulness_figure` draws)."""
+        eta = torch.tensor(self.etas, dtype=torch.float64).abs()
+        steps = eta.unique()
+        out = {"eta": steps}
+        for name in ("change_v", "change_d", "predicted_v", "predicted_d"):
+            values = getattr(self, name)
+            out[name] = torch.stack([values[:, eta == s].median() for s in steps])
+        ratio = self.change_v / self.change_d
+        out["ratio"] = torch.stack([ratio[:, eta == s].median() for s in steps])
+        return out
 
 
 @accepts_problem("A", "y")
@@ -256,13 +303,14 @@ def faithfulness(
     H_X: torch.Tensor,
     *,
     Ks: Sequence[int] = range(2, 12),
-    etas: Sequence[float] = (-6.0, -4.0, -2.0, 2.0, 4.0, 6.0),
+    etas: Sequence[float] = (-6.0, -3.0, -1.0, -0.25, 0.25, 1.0, 3.0, 6.0),
     **algorithm1,
 ) -> Faithfulness:
-    r"""The paper's Figs. 2-3 in one number: solutions :math:`G(z_0 + \eta v^K)` and
+    r"""The paper's Figs. 2-3 as curves: solutions :math:`G(z_0 + \eta v^K)` and
     :math:`G(z_0 + \eta d_K)` (Algorithm 1, settings ``algorithm1``: ``threshold``, ``top``)
-    for every K and :math:`\eta`, and the ratio of their measurement errors, with the share
-    of :math:`d`'s error that is first order (:class:`Faithfulness`).
+    for every K and :math:`\eta`, the measurement change each step causes (against
+    :math:`A G(z_0)`), its first-order prediction, and the errors against ``y``
+    (:class:`Faithfulness`). One batched generator pass over both sets of solutions.
 
     >>> import torch
     >>> from eglass import models, operators
@@ -272,19 +320,33 @@ def faithfulness(
     >>> z0 = torch.randn(1, 64, generator=torch.Generator().manual_seed(0))
     >>> problem = InverseProblem(G, A, A(G(z0)), default_distance())
     >>> f = faithfulness(problem, z0, *metrics(problem, z0), Ks=(4, 8), etas=(-1.0, 1.0))
-    >>> f.ratio.shape, f.median > 1
-    (torch.Size([4]), True)
+    >>> f.change_d.shape, f.median > 1
+    (torch.Size([2, 2]), True)
     """
-    bare = problem.with_distance(None)
-    v = explore(bare, z0, H_Y, H_X, method="eigenvector", Ks=Ks, etas=etas)
-    d = explore(bare, z0, H_Y, H_X, method="eglass", Ks=Ks, etas=etas, **algorithm1)
-    quad = torch.tensor([dr.quad_Y for dr in d.directions]).repeat_interleave(len(d.params["etas"]))
-    eta = d.eta.cpu().double()
+    z0 = problem.require_one("faithfulness").latent(z0)
+    pair = MetricPair(H_Y, H_X)
+    Ks = check_indices(Ks)
+    eta = torch.tensor(check_etas(etas), dtype=torch.float64)
+    algorithm1 = get_method("eglass").configure(**algorithm1)
+    found = {"v": [pair.eigenvector(K) for K in Ks],
+             "d": [pair.eglass(K, algorithm1.threshold, algorithm1.top, algorithm1.max_iter)
+                   for K in Ks]}
+    D = torch.stack([dr.d for dr in found["v"] + found["d"]]).to(z0)  # (2k, dim)
+    z = z0 + eta.to(z0)[None, :, None] * D[:, None, :]
+    with torch.no_grad():
+        measured = problem.A(problem.generate(z.reshape(-1, problem.latent_dim)))
+        start = problem.A(problem.generate(z0))
+        change = residual_error(measured - start).double().view(2, len(Ks), len(eta)).cpu()
+        error = residual_error(measured - problem.y).double().view(2, len(Ks), len(eta)).cpu()
+        e0 = residual_error(start - problem.y).item()
     m = problem.y[0].numel()
-    predicted = eta**2 * quad.double() / (4 * m)
-    return Faithfulness(Ks=list(d.params["Ks"]), etas=list(d.params["etas"]),
-                        ratio=(v.errors / d.errors).cpu(),
-                        linear_share=(predicted / d.errors.cpu().double()).float())
+    quad = torch.tensor([[dr.quad_Y for dr in found[w]] for w in ("v", "d")],
+                        dtype=torch.float64)
+    # a quadratic form of a semi-definite matrix: a negative value is round-off
+    predicted = eta[None, None, :] ** 2 * quad.clamp_min(0)[:, :, None] / (4 * m)
+    return Faithfulness(Ks=list(Ks), etas=eta.tolist(), change_v=change[0], change_d=change[1],
+                        predicted_v=predicted[0], predicted_d=predicted[1], error_v=error[0],
+                        error_d=error[1], e0=e0)
 
 
 @dataclass(repr=False)
@@ -348,6 +410,20 @@ class StartingPoint(Summarized):
     def faithfulness(self, **kwargs) -> Faithfulness:
         """:func:`faithfulness` at this point."""
         return faithfulness(self.problem, self.z0, self.H_Y, self.H_X, **kwargs)
+
+    def reach(self, Ks: Sequence[int] = (8,), method: str = "eglass", **kwargs) -> Reach:
+        """The feasible reach (:func:`eglass.reach.reach`; for ``"walk"``,
+        :func:`eglass.reach.walk_reach`) of ``method``'s direction for each K; ``kwargs``
+        are the method's settings (``top``, ``threshold``, ...) and the reach's (``tau``,
+        ``max_eta``)."""
+        tau, max_eta = kwargs.pop("tau", None), kwargs.pop("max_eta", None)
+        chosen = get_method(method)
+        settings = chosen.configure(tau=tau, **kwargs).at(self.problem)
+        dirs = chosen.directions(self.H_Y, self.H_X, Ks, settings)
+        if chosen.walks:
+            return walk_reach(self.problem, self.z0, dirs, tau=settings.tau, length=max_eta,
+                              settings=walk_settings(settings))
+        return reach(self.problem, self.z0, dirs, tau=settings.tau, max_eta=max_eta)
 
 
 # The first solution: each inversion by name (the fast start finds the prior's encoder).

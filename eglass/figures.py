@@ -340,20 +340,24 @@ def explorer_figure(explorer, method: str = "eglass", K: int = 8, eta: float = 2
                     size: float = 1.6):
     r"""One setting of an :class:`eglass.widgets.Explorer`: ``G(z0)``, the solution,
     ``(x - G(z0))/2``, its measurements :math:`A^\dagger A x` and the observed
-    :math:`A^\dagger y`, titled with the measurement error and the verdict at
-    :math:`\tau`."""
+    :math:`A^\dagger y`, titled with the measurement error, the verdict at :math:`\tau`
+    and the direction's feasible interval."""
     s = explorer.solution(method, K, eta)
     x = s["x"]
     panels = torch.cat([explorer.x0, x, (x - explorer.x0) / 2,
                         explorer.measurement_image(x), explorer.observed_image()])
     verdict = "feasible" if s["feasible"] else "NOT feasible"
     perceptual = "" if s["perceptual"] is None else f", perceptual {s['perceptual']:.3g}"
+    interval = s.get("reach")
+    where = ("" if interval is None else
+             f"\nfeasible for eta in [{-interval[0]:+.2f}, {interval[1]:+.2f}]"
+             f" (|eta| <= {explorer.eta_max:g} offered)")
     return show_images(
         panels.detach().cpu(),
         titles=["G(z0)", "solution", "(x - G(z0))/2", "its measurements", "observed y"],
         size=size,
         suptitle=(f"{method}, K={K}, eta={eta:+.2f}: measurement error {s['error']:.2e} "
-                  f"({verdict} at tau={explorer.tau:g}){perceptual}"),
+                  f"({verdict} at tau={explorer.tau:.3g}){perceptual}{where}"),
     )
 
 

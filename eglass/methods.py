@@ -40,10 +40,10 @@ import torch
 
 from .baselines import langevin, pulse
 from .directions import MAX_ITER, REGULARIZATION, THRESHOLD, Direction, check_indices, directions
-from .evaluate import TAU
 from .inversion import back_project as back_projection
+from .reach import reach
 from .results import Solutions
-from .utils import check_number, check_positive_int, stopwatch
+from .utils import check_number, check_one_of, check_positive_int, stopwatch
 from .walk import WalkPath, WalkSettings, null_space_walk
 
 __all__ = [
@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 _METHODS: dict[str, Method] = {}
+PLACEMENTS = ("eta", "reach")
+PULSE_EPS = 2e-3  # upstream PULSE's stopping criterion, where the noise is not known
+LANGEVIN_SIGMA = 0.05  # the likelihood's noise level where the problem does not know its own
 
 
 def check_etas(etas) -> list[float]:
@@ -89,9 +92,17 @@ class LineSettings:
     Ks: 1-based direction indices; etas: steps along each direction (latent units);
     threshold, top, max_iter: Algorithm 1 (``top`` is also the walk's measurement-sensitive
     subspace unless ``walk`` sets it); regularization: ``"generalized"``; tau: feasibility
-    level; back_project: also :math:`x + A^\dagger(y - Ax)`; walk: the walk's
-    :class:`eglass.walk.WalkSettings` (default: holding ``0.9 * tau``); batch_size: latents
-    per generator pass.
+    level (``None``: the problem's, :attr:`eglass.problem.InverseProblem.tau` -- from the
+    noise where it is known, else :math:`10^{-2}`); back_project: also
+    :math:`x + A^\dagger(y - Ax)`; walk: the walk's :class:`eglass.walk.WalkSettings`
+    (default: holding ``0.9 * tau``); batch_size: latents per generator pass.
+    placement: ``"eta"`` (default): the solutions sit at the steps ``etas``; ``"reach"``:
+    ``etas`` are signed fractions in [-1, 1] of each direction's feasible reach at ``tau``
+    (:func:`eglass.reach.reach`), so that the solutions are feasible by construction
+    (straight-line methods). reach: also measure each direction's reach (columns
+    ``"reach"``, the reach on the side of each solution's step, and
+    ``"reach_perceptual"``, the perceptual change there); always on with
+    ``placement="reach"``.
     """
 
     Ks: tuple = (8,)
@@ -100,43 +111,62 @@ class LineSettings:
     top: int | None = None
     regularization: float = REGULARIZATION
     max_iter: int = MAX_ITER
-    tau: float = TAU
+    tau: float | None = None
     back_project: bool = False
     walk: WalkSettings | None = None
     batch_size: int = 256
+    placement: str = "eta"
+    reach: bool = False
 
     def __post_init__(self):
         set_ = object.__setattr__
         set_(self, "Ks", tuple(check_indices(self.Ks)))
         set_(self, "etas", tuple(check_etas(self.etas)))
-        set_(self, "tau", check_number("tau", self.tau, positive=True))
+        if self.tau is not None:
+            set_(self, "tau", check_number("tau", self.tau, positive=True))
         set_(self, "batch_size", check_positive_int("batch_size", self.batch_size))
+        check_one_of("placement", self.placement, PLACEMENTS)
+        if self.placement == "reach":
+            outside = [e for e in self.etas if not (0 < abs(e) <= 1)]
+            if outside:
+                raise ValueError(f"with placement='reach', etas are signed fractions of each "
+                                 f"direction's feasible reach, in [-1, 0) or (0, 1]; got "
+                                 f"{outside} (e.g. etas=(-1, -0.5, 0.5, 1))")
+
+    def at(self, problem) -> LineSettings:
+        """These settings with ``tau`` resolved: the problem's level where ``tau`` is
+        ``None``."""
+        return self if self.tau is not None else replace(self, tau=problem.tau)
 
 
 @dataclass(frozen=True)
 class PulseSettings:
-    """:func:`eglass.baselines.pulse`'s settings: ``n`` restarts, upstream's defaults."""
+    """:func:`eglass.baselines.pulse`'s settings: ``n`` restarts, upstream's defaults.
+    ``eps`` ``None``: upstream's ``2e-3``, or where the problem knows its noise, the level
+    the noise sets (:attr:`eglass.problem.InverseProblem.tau`: stop when the fit reaches
+    the noise, not below it)."""
 
     n: int = 10
-    eps: float = 2e-3
+    eps: float | None = None
     steps: int = 100
     lr: float = 0.4
     seed: int | torch.Generator = 0
-    tau: float = TAU
+    tau: float | None = None
 
 
 @dataclass(frozen=True)
 class LangevinSettings:
-    """:func:`eglass.baselines.langevin`'s settings: ``n`` samples."""
+    """:func:`eglass.baselines.langevin`'s settings: ``n`` samples. ``sigma`` ``None``:
+    the problem's noise where known, else 0.05."""
 
     n: int = 10
-    sigma: float = 0.05
+    sigma: float | None = None
     step_size: float | None = None
     burn_in: int = 500
     thin: int = 20
     chains: int = 1
     seed: int | torch.Generator = 0
-    tau: float = TAU
+    tau: float | None = None
 
 
 @dataclass(frozen=True)
@@ -261,18 +291,25 @@ def _walk_latents(problem, z0, dirs, etas, walk: WalkSettings) -> tuple[torch.Te
 def _solve_along(method: Method):
     def solve(point, settings: LineSettings) -> Solutions:
         problem, z0 = point.problem, point.z0
+        settings = settings.at(problem)
+        if method.walks and (settings.placement == "reach" or settings.reach):
+            raise ValueError("the walk holds its solutions feasible as it goes: placement="
+                             "'reach' and reach=True are for the straight-line methods "
+                             "(eglass.reach.walk_reach measures how far a walk stays "
+                             "feasible)")
         with stopwatch() as finding:
             dirs = method.directions(point.H_Y, point.H_X, settings.Ks, settings)
-        eta = torch.tensor(settings.etas, dtype=z0.dtype, device=z0.device)
         generating = time.perf_counter()
         paths: list[WalkPath] = []
-        walk = None
+        walk, columns = None, {}
         if method.walks:
             walk = walk_settings(settings)
             z, paths = _walk_latents(problem, z0, dirs, settings.etas, walk)
+            eta = torch.tensor(settings.etas, dtype=z0.dtype).repeat(len(dirs))
         else:
             D = torch.stack([dr.d.to(z0) for dr in dirs])  # (k, d)
-            z = (z0 + eta[None, :, None] * D[:, None, :]).reshape(-1, problem.latent_dim)
+            eta, columns = _steps(problem, z0, D, settings)
+            z = z0 + eta.to(z0)[:, None] * D.repeat_interleave(len(settings.etas), dim=0)
         x = problem.generate(z, settings.batch_size)
         reference = problem.generate(z0)
         with torch.no_grad():
@@ -287,8 +324,9 @@ def _solve_along(method: Method):
             params=dict(Ks=[dr.K for dr in dirs], etas=list(settings.etas),
                         threshold=settings.threshold, top=settings.top,
                         regularization=settings.regularization, walk=walk or settings.walk,
-                        seconds=seconds),
-            columns=dict(eta=eta.repeat(len(dirs)), K=K.repeat_interleave(len(eta))),
+                        placement=settings.placement, seconds=seconds),
+            columns=dict(eta=eta.to(z0.device), K=K.repeat_interleave(len(settings.etas)),
+                         **columns),
             perceptual=None if perceptual is None else perceptual.detach(),
             reference=reference, reference_error=problem.error(reference).item(),
             x_bp=x_bp, errors_bp=None if x_bp is None else problem.error(x_bp),
@@ -296,6 +334,23 @@ def _solve_along(method: Method):
         )
 
     return solve
+
+
+def _steps(problem, z0, D: torch.Tensor, settings: LineSettings) -> tuple[torch.Tensor, dict]:
+    """The steps of every solution, K-major ``(k * len(etas),)``, and the reach columns:
+    ``etas`` themselves, or (``placement="reach"``) fractions of each direction's reach."""
+    etas = torch.tensor(settings.etas, dtype=torch.float64)
+    if settings.placement == "eta" and not settings.reach:
+        return etas.repeat(len(D)).to(z0.dtype), {}
+    found = reach(problem, z0, D, tau=settings.tau, batch_size=settings.batch_size)
+    side = (etas > 0).long()  # the reach on the side of each step: column 1 for eta > 0
+    columns = dict(reach=found.eta[:, side].flatten())
+    if found.perceptual is not None:
+        columns["reach_perceptual"] = found.perceptual[:, side].flatten()
+    if settings.placement == "reach":
+        columns["fraction"] = etas.repeat(len(D))
+        return found.signed(settings.etas).flatten().to(z0.dtype), columns
+    return etas.repeat(len(D)).to(z0.dtype), columns
 
 
 def _along(name: str, label_: str, find: Callable, description: str, walks: bool = False):
@@ -330,14 +385,20 @@ def _original(point):
 
 
 def _solve_pulse(point, s: PulseSettings) -> Solutions:
-    return pulse(_original(point), s.n, eps=s.eps, steps=s.steps, lr=s.lr, seed=s.seed,
-                 progress=False, warn=False)
+    problem = _original(point)
+    eps = s.eps if s.eps is not None else problem.tau if problem.noise else PULSE_EPS
+    solutions = pulse(problem, s.n, eps=eps, steps=s.steps, lr=s.lr, seed=s.seed,
+                      progress=False, warn=False)
+    return solutions if s.tau is None else replace(solutions, tau=s.tau)
 
 
 def _solve_langevin(point, s: LangevinSettings) -> Solutions:
-    return langevin(_original(point), s.n, sigma=s.sigma, step_size=s.step_size,
-                    burn_in=s.burn_in, thin=s.thin, chains=s.chains, seed=s.seed,
-                    progress=False)
+    problem = _original(point)
+    sigma = s.sigma if s.sigma is not None else problem.noise or LANGEVIN_SIGMA
+    solutions = langevin(problem, s.n, sigma=sigma, step_size=s.step_size,
+                         burn_in=s.burn_in, thin=s.thin, chains=s.chains, seed=s.seed,
+                         progress=False)
+    return replace(solutions, tau=problem.tau if s.tau is None else s.tau)
 
 
 register_method(Method("pulse", "PULSE", PulseSettings, False, _solve_pulse,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .evaluate import TAU, measurement_error, residual_error
+from .evaluate import TAU, measurement_error, noise_tau, residual_error
 from .operators import as_operator
 from .utils import (
     check_eval_mode,
@@ -62,6 +62,10 @@ class InverseProblem:
             where only the metrics are needed.
         distance: an ``eglass.distances.Distance`` (needed for :math:`H_X`) or any callable
             ``distance(x0, x1) -> (N,)``; ``None``: no perceptual side.
+        noise: the standard deviation :math:`\sigma` of Gaussian noise in ``y`` (its units,
+            the [-1, 1] image scale; :func:`eglass.operators.add_noise`) where it is known;
+            it sets the default feasibility level :attr:`tau`. ``None`` (or 0): unknown or
+            noiseless.
 
     Raises:
         TypeError: a generator without ``latent_dim``, a ``y`` that is not a tensor, a
@@ -75,10 +79,14 @@ class InverseProblem:
     operator: Callable | None = None
     y: torch.Tensor | None = None
     distance: Callable | None = None
+    noise: float | None = None
 
     def __post_init__(self):
         # The one place eglass converts an operator it is handed (a deepinv physics).
         object.__setattr__(self, "operator", as_operator(self.operator))
+        if self.noise is not None:
+            noise = check_number("noise", self.noise, minimum=0)
+            object.__setattr__(self, "noise", noise or None)
         self._check_images(_checked_probe(self.generator))
         _check_distance(self.distance)
 
@@ -135,7 +143,8 @@ class InverseProblem:
         op = "no operator" if self.operator is None else repr(self.operator)
         y = "no y" if self.y is None else f"y {format_shape(self.y)}"
         dist = "no distance" if self.distance is None else type(self.distance).__name__
-        return f"InverseProblem({type(self.generator).__name__}, {op}, {y}, {dist})"
+        noise = "" if self.noise is None else f", noise sigma={self.noise:g}"
+        return f"InverseProblem({type(self.generator).__name__}, {op}, {y}, {dist}{noise})"
 
     def with_generator(self, generator: nn.Module) -> InverseProblem:
         """The same problem on another generator (e.g. IAGAN's fine-tuned copy): one pass of
@@ -151,6 +160,12 @@ class InverseProblem:
         """The same problem with another perceptual distance (no generator pass)."""
         _check_distance(distance)
         return self._derived(distance=distance)
+
+    def with_noise(self, sigma: float | None) -> InverseProblem:
+        """The same problem with the noise level of ``y`` known to be ``sigma`` (no
+        generator pass); ``None``: unknown."""
+        sigma = None if sigma is None else check_number("noise", sigma, minimum=0) or None
+        return self._derived(noise=sigma)
 
     def measurement(self, i: int) -> InverseProblem:
         """The problem of measurement ``i`` alone (``y[i:i+1]``; no generator pass)."""
@@ -219,9 +234,19 @@ class InverseProblem:
         with torch.no_grad():
             return residual_error(self.residual(z))
 
-    def feasible(self, x: torch.Tensor, tau: float = TAU) -> torch.Tensor:
-        """Boolean ``(N,)``: which images have :meth:`error` ``<= tau``."""
-        check_number("tau", tau, positive=True)
+    @property
+    def tau(self) -> float:
+        r"""The default feasibility level: :func:`eglass.evaluate.noise_tau` of :attr:`noise`
+        where the noise is known (the discrepancy principle), else
+        :data:`eglass.evaluate.TAU` (:math:`10^{-2}`, the paper's)."""
+        if self.noise is None:
+            return TAU
+        return noise_tau(self.noise, self._y[0].numel())
+
+    def feasible(self, x: torch.Tensor, tau: float | None = None) -> torch.Tensor:
+        """Boolean ``(N,)``: which images have :meth:`error` ``<= tau`` (default
+        :attr:`tau`)."""
+        tau = self.tau if tau is None else check_number("tau", tau, positive=True)
         return self.error(x) <= tau
 
     def pseudo_inverse(self) -> torch.Tensor:

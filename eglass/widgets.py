@@ -1,6 +1,8 @@
 r"""The live solution-space explorer: controls for the method, the direction K and the step
 :math:`\eta`, showing the new solution :math:`G(z_0 + \eta d_K)`, its difference to
-:math:`G(z_0)`, its measurements and its measurement error.
+:math:`G(z_0)`, its measurements and its measurement error. The :math:`\eta` slider spans
+the direction's feasible interval (:func:`eglass.reach.reach`), so every position on it is a
+solution.
 
 :class:`Explorer` does the work (directions and walks cached); its static picture of any
 setting is :func:`eglass.figures.explorer_figure` (:meth:`Explorer.figure`), which a built
@@ -28,12 +30,12 @@ from collections.abc import Sequence
 import torch
 
 from .directions import REGULARIZATION, THRESHOLD, Direction, check_indices
-from .evaluate import TAU
 from .explore import METHODS
 from .figures import explorer_figure
 from .methods import LineSettings, get_method, walk_index, walk_settings
 from .problem import InverseProblem, accepts_problem
-from .walk import WalkSettings, null_space_walk
+from .reach import reach
+from .walk import WalkPath, WalkSettings, null_space_walk
 
 __all__ = ["Explorer", "explorer"]
 
@@ -49,7 +51,8 @@ class Explorer:
         threshold, top, regularization: direction settings (:mod:`eglass.directions`).
         eta_max: the largest :math:`|\eta|` offered, > 0; walks are computed to it once per
             (K, sign) in ``walk_steps`` steps and read at the nearest step.
-        tau: feasibility threshold, > 0.
+        tau: feasibility threshold, > 0; ``None``: the problem's
+            (:attr:`eglass.problem.InverseProblem.tau`, from the noise where it is known).
     """
 
     @accepts_problem("A", "y")
@@ -65,9 +68,10 @@ class Explorer:
         regularization: float = REGULARIZATION,
         eta_max: float = 4.0,
         walk_steps: int = 20,
-        tau: float = TAU,
+        tau: float | None = None,
     ):
         self.z0 = problem.require_one("the explorer").latent(z0)
+        tau = problem.tau if tau is None else tau
         for name, value in (("eta_max", eta_max), ("tau", tau)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
@@ -80,7 +84,8 @@ class Explorer:
         self.dim = problem.latent_dim
         self.x0 = problem.generate(self.z0)
         self._directions: dict[tuple[str, int], Direction] = {}
-        self._walks: dict[tuple[int, float], torch.Tensor] = {}
+        self._walks: dict[tuple[int, float], WalkPath] = {}
+        self._reach: dict[tuple[str, int], tuple[float, float] | None] = {}
 
     def direction(self, method: str, K: int) -> Direction:
         """The (cached) direction of ``method`` and 1-based ``K``."""
@@ -104,13 +109,40 @@ class Explorer:
             return self.z0 + eta * dr.d.to(self.z0)
         if eta == 0:
             return self.z0
-        sign = 1.0 if eta > 0 else -1.0
-        if (K, sign) not in self._walks:
-            path = null_space_walk(self.problem, self.z0, dr, sign * self.eta_max,
-                                   settings=self.walk)
-            self._walks[(K, sign)] = path.z
         step = walk_index(eta, self.eta_max, self.walk.steps)
-        return self._walks[(K, sign)][step : step + 1]
+        return self.walk_path(K, 1.0 if eta > 0 else -1.0).z[step : step + 1]
+
+    def walk_path(self, K: int, sign: float) -> WalkPath:
+        """The (cached) walk from direction ``K`` to ``sign * eta_max``."""
+        if (K, sign) not in self._walks:
+            self._walks[(K, sign)] = null_space_walk(
+                self.problem, self.z0, self.direction("walk", K), sign * self.eta_max,
+                settings=self.walk)
+        return self._walks[(K, sign)]
+
+    def reach(self, method: str, K: int) -> tuple[float, float] | None:
+        r"""The (cached) feasible interval of ``method``'s direction ``K`` within
+        ``eta_max``: ``(minus, plus)``, the largest feasible :math:`|\eta|` on each side
+        (:func:`eglass.reach.reach`; for the walk, how far it stays feasible). ``None`` when
+        :math:`G(z_0)` itself is not feasible at ``tau``."""
+        key = (method, K)
+        if key not in self._reach:
+            if self.problem.error(self.x0).item() > self.tau:
+                self._reach[key] = None
+            elif get_method(method).walks:
+                self._reach[key] = tuple(self._walk_reach(K, sign) for sign in (-1.0, 1.0))
+            else:
+                found = reach(self.problem, self.z0, [self.direction(method, K)],
+                              tau=self.tau, max_eta=self.eta_max)
+                self._reach[key] = tuple(found.eta[0].tolist())
+        return self._reach[key]
+
+    def _walk_reach(self, K: int, sign: float) -> float:
+        r"""How far the walk to ``sign * eta_max`` stays feasible, in :math:`|\eta|`."""
+        path = self.walk_path(K, sign)
+        bad = (path.errors > self.tau).nonzero()
+        last = int(bad[0]) - 1 if len(bad) else len(path.errors) - 1
+        return max(path.length[max(last, 0)].abs().item(), 0.0)
 
     def solution(self, method: str, K: int, eta: float) -> dict:
         """The solution image ``x`` ``(1, C, H, W)``, its measurement error, feasibility and
@@ -121,7 +153,8 @@ class Explorer:
             error = self.problem.error(x).item()
             distance = self.problem.distance
             perceptual = None if distance is None else distance(x, self.x0).item()
-        return dict(z=z, x=x, error=error, feasible=error <= self.tau, perceptual=perceptual)
+        return dict(z=z, x=x, error=error, feasible=error <= self.tau, perceptual=perceptual,
+                    reach=self.reach(method, K))
 
     def measurement_image(self, x: torch.Tensor) -> torch.Tensor:
         """Measurements of ``x`` shown in image space: :math:`A^\\dagger A x` if the operator
@@ -163,7 +196,10 @@ def explorer(
 ):
     r"""An ``ipywidgets`` explorer: a method dropdown and sliders for K and :math:`\eta`.
 
-    Each change prints the measurement error of the new solution in a status line (CSS class
+    The :math:`\eta` slider spans the chosen direction's feasible interval within
+    ``eta_max`` (:meth:`Explorer.reach`, on the slider's ``eta_step`` grid), so it ends where
+    the solutions stop being feasible; the status line says where that is. Each change
+    prints the measurement error of the new solution in that line (CSS class
     ``eglass-explorer-status``) and draws :meth:`Explorer.figure` into an output area (the
     browser test drives both). ``settings`` go to
     :class:`Explorer`. Returns the widget box; its ``.explorer`` attribute is the
@@ -191,21 +227,43 @@ def explorer(
     status = widgets.Label()
     status.add_class("eglass-explorer-status")
     out = widgets.Output()
+    redrawing = []  # set while the eta slider's bounds move (its value may move with them)
+
+    def span(change=None):
+        """The eta slider over the direction's feasible interval, on the slider's grid."""
+        interval = core.reach(method.value, K.value)
+        minus, plus = (core.eta_max, core.eta_max) if interval is None else interval
+        low = -math.floor(minus / eta_step + 1e-9) * eta_step
+        high = math.floor(plus / eta_step + 1e-9) * eta_step
+        redrawing.append(True)
+        try:  # widen first, so that min <= max holds at every step
+            eta.min, eta.max = min(eta.min, low), max(eta.max, high)
+            eta.value = min(max(eta.value, low), high)
+            eta.min, eta.max = low, high
+        finally:
+            redrawing.pop()
+        draw()
 
     def draw(change=None):
+        if redrawing:
+            return
         s = core.solution(method.value, K.value, eta.value)
         verdict = "feasible" if s["feasible"] else "NOT feasible"
+        interval = s["reach"]
+        where = ("G(z0) is not feasible" if interval is None else
+                 f"feasible for eta in [{-interval[0]:+.2f}, {interval[1]:+.2f}]")
         status.value = (f"{method.value}, K={K.value}, eta={eta.value:+.2f}: measurement error "
-                        f"{s['error']:.3e} ({verdict} at tau={core.tau:g})")
+                        f"{s['error']:.3e} ({verdict} at tau={core.tau:.3g}; {where})")
         with out:
             out.clear_output(wait=True)
             fig = core.figure(method.value, K.value, eta.value)
             display(fig)
             plt.close(fig)
 
-    for control in (method, K, eta):
-        control.observe(draw, names="value")
-    draw()
+    method.observe(span, names="value")
+    K.observe(span, names="value")
+    eta.observe(draw, names="value")
+    span()
     box = widgets.VBox([widgets.HBox([method, K, eta]), status, out])
     box.explorer = core
     return box

@@ -47,7 +47,7 @@ PACKAGE = "eglass"
 # ``version`` (its one name, ``eglass.__version__``, is on the index page).
 PAGES = (
     "problem", "operators", "deepinv_ops", "priors", "models", "data", "distances",
-    "evaluate", "results", "geometry", "inversion", "directions", "walk", "methods",
+    "evaluate", "results", "geometry", "inversion", "directions", "walk", "reach", "methods",
     "explore", "baselines", "comparison", "tables", "figures", "widgets", "reconstructor",
     "batch", "cli", "networks", "checkpoints", "biggan", "pggan", "stylegan", "dcgan",
     "efficientnet", "training", "wheels", "memory", "utils", "display",

@@ -134,7 +134,9 @@ class BatchConfig:
         Ks, etas: e-GLASS directions and steps (:func:`eglass.explore.explore`).
         walk_steps: steps of each walk (:class:`eglass.walk.WalkSettings`).
         pulse_n, pulse_steps: PULSE restarts and steps (:func:`eglass.baselines.pulse`).
-        tau: feasibility level of every method's solutions.
+        tau: feasibility level of every method's solutions; ``None`` (default): the level
+            the noise sets where ``noise`` > 0 (:func:`eglass.evaluate.noise_tau`, the
+            discrepancy principle), else ``1e-2``.
         seed: run seed; item ``i`` uses :func:`item_seed` ``(seed, i)``.
         store: path of the Zarr store (not part of the compared config).
     """
@@ -163,7 +165,7 @@ class BatchConfig:
     walk_steps: int = 16
     pulse_n: int = 8
     pulse_steps: int = 100
-    tau: float = 1e-2
+    tau: float | None = None
     seed: int = 0
     store: str = "eglass-run.zarr"
 
@@ -190,7 +192,8 @@ class BatchConfig:
             set_(self, "count", check_positive_int("count", self.count))
         set_(self, "noise", check_number("noise", self.noise, minimum=0))
         set_(self, "blur_sigma", check_number("blur_sigma", self.blur_sigma, positive=True))
-        set_(self, "tau", check_number("tau", self.tau, positive=True))
+        if self.tau is not None:
+            set_(self, "tau", check_number("tau", self.tau, positive=True))
         if not self.Ks:
             raise ValueError(f"Ks must be non-empty 1-based indices, got {list(self.Ks)}")
         if not self.etas:

@@ -44,7 +44,8 @@ def run_item(config: BatchConfig | dict, index: int, y: np.ndarray,
     Returns a dict of arrays ``z0 (1, d)``, ``x0 (1, C, H, W)``, ``z (N, d)``, ``x (N, C,
     H, W)``, ``errors (N,)``, ``feasible (N,)`` (``errors <= tau``), ``method (N,)`` (index
     into ``config.methods``), ``mean``, ``std`` (``(C, H, W)`` over ``x0`` and the feasible
-    solutions) and the numbers ``seed``, ``seconds``, ``x0_error``, ``diversity`` (mean
+    solutions) and the numbers ``seed``, ``seconds``, ``x0_error``, ``tau`` (the level
+    used: ``config.tau``, or the noise's), ``diversity`` (mean
     pairwise perceptual distance of the feasible ones), ``classes`` (distinct classes among
     them, for a prior with a classifier; else ``None``), and with ``x_true``:
     ``within_spread`` (the fraction of pixels with :math:`|x_{true} - \mu| \le 2\sigma`) and
@@ -60,7 +61,7 @@ def run_item(config: BatchConfig | dict, index: int, y: np.ndarray,
         seed = item_seed(config.seed, index)
         A = make_operator(config, models.image_shape)
         problem = InverseProblem(models.generator, A, torch.as_tensor(np.asarray(y))[None],
-                                 distance=models.distance)
+                                 distance=models.distance, noise=config.noise or None)
         (point,) = starting_points(problem, method=config.inversion,
                                    max_memory=metrics_memory(),
                                    **inversion_settings(config, seed))
@@ -82,10 +83,11 @@ def _summary(config: BatchConfig, problem: InverseProblem, point, parts, models:
         errors = torch.cat([s.errors for s in parts])
         method = torch.cat([torch.full((len(s),), m, dtype=torch.int8)
                             for m, s in enumerate(parts)])
-        feasible = errors <= config.tau
+        tau = problem.tau if config.tau is None else config.tau
+        feasible = errors <= tau
         x0 = point.x0
         x0_error = float(problem.error(x0)[0])
-        pool = torch.cat([x0, x[feasible]]) if x0_error <= config.tau else x[feasible]
+        pool = torch.cat([x0, x[feasible]]) if x0_error <= tau else x[feasible]
         if len(pool):
             mean, std = pool.mean(0), pool.std(0, unbiased=False)
         else:
@@ -94,7 +96,7 @@ def _summary(config: BatchConfig, problem: InverseProblem, point, parts, models:
     out = dict(
         z0=point.z0.numpy(), x0=x0.numpy(), z=z.numpy(), x=x.numpy(),
         errors=errors.numpy(), feasible=feasible.numpy(), method=method.numpy(),
-        mean=mean.numpy(), std=std.numpy(), x0_error=x0_error,
+        mean=mean.numpy(), std=std.numpy(), x0_error=x0_error, tau=tau,
         diversity=div.mean_distance, classes=div.classes, n_feasible=int(feasible.sum()),
     )
     if x_true is not None:

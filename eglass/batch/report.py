@@ -26,6 +26,14 @@ def _nanmean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def _tau(summary: dict) -> str:
+    """The feasibility level of a run, and where it came from."""
+    tau, c = summary["tau"], summary["config"]
+    if c["tau"] is not None or tau is None:
+        return f"{c['tau']}"
+    return f"{tau:.3g} from the noise {c['noise']}"
+
+
 def summarize_store(root, store: str | Path) -> tuple[dict, list[dict]]:
     """``(summary, rows)``: the figures of :func:`report` and every done item
     (:func:`eglass.batch.read_item`)."""
@@ -38,6 +46,7 @@ def summarize_store(root, store: str | Path) -> tuple[dict, list[dict]]:
     summary = dict(
         store=str(store), config=config.to_dict(), metadata=dict(root.attrs["metadata"]),
         items=len(rows), failed=failed, damaged=damaged,
+        tau=config.tau if config.tau is not None else _nanmean([r.get("tau") for r in rows]),
         feasible_fraction=_nanmean([float(np.mean(r["feasible"])) for r in rows]),
         items_with_a_feasible_solution=_nanmean([float(r["n_feasible"] > 0) for r in rows]),
         seconds_per_measurement=_nanmean([r["seconds"] for r in rows]),
@@ -127,7 +136,7 @@ def markdown(s: dict) -> str:
         f"| measurements failed | {len(s['failed'])} |",
         *([f"| measurements damaged (redone on resume) | {len(s['damaged'])} |"]
           if s.get("damaged") else []),
-        f"| feasible fraction (mean over measurements, tau={c['tau']}) | "
+        f"| feasible fraction (mean over measurements, tau={_tau(s)}) | "
         f"{_fmt(s['feasible_fraction'])} |",
         f"| measurements with a feasible solution | "
         f"{_fmt(s['items_with_a_feasible_solution'])} |",
