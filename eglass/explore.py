@@ -280,6 +280,19 @@ class Faithfulness:
         """``ratio.median()``."""
         return self.ratio.median().item()
 
+    @staticmethod
+    def pool(items: Sequence[Faithfulness]) -> Faithfulness:
+        """Several measurements on the same ``etas`` (e.g. one per starting point) as one:
+        their rows stacked, ``e0`` their median."""
+        first = items[0]
+        if any(f.etas != first.etas for f in items):
+            raise ValueError("pool needs faithfulness measured on the same etas")
+        stacked = {name: torch.cat([getattr(f, name) for f in items])
+                   for name in ("change_v", "change_d", "predicted_v", "predicted_d",
+                                "error_v", "error_d")}
+        return Faithfulness(Ks=[K for f in items for K in f.Ks], etas=first.etas,
+                            e0=torch.tensor([f.e0 for f in items]).median().item(), **stacked)
+
     def curves(self) -> dict[str, torch.Tensor]:
         r"""Medians over K at each :math:`|\eta|` (both signs pooled), sorted by
         :math:`|\eta|`: ``{"eta", "change_v", "change_d", "predicted_v", "predicted_d",

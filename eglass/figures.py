@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .evaluate import TAU, TAU_STRICT
+from .explore import Faithfulness
 from .geometry import trace_fraction
 from .methods import label as method_label
 from .methods import method_names
@@ -36,6 +37,7 @@ __all__ = [
     "coupling_figure",
     "correlation_figure",
     "tradeoff_figure",
+    "faithfulness_figure",
     "sweep_figure",
     "solutions_figure",
     "show_solutions",
@@ -242,6 +244,45 @@ def tradeoff_figure(
     ax.set_yscale("log")
     ax.set_xlabel("perceptual distance to G(z0)")
     ax.set_ylabel("measurement error")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def faithfulness_figure(runs: Mapping[str, Faithfulness | Sequence[Faithfulness]],
+                        title: str = "", size: float = 3.2, ax=None):
+    r"""Measurement change against :math:`|\eta|`, log-log (:class:`eglass.explore.Faithfulness`,
+    medians over K and over the measurements pooled): along :math:`v^K` once, along
+    Algorithm 1's :math:`d` for each entry of ``runs`` (e.g. ``{"top 8": ..., "top 16":
+    ...}``), each with its first-order prediction :math:`\eta^2 d^\top H_Y d / (4m)`
+    (dashed), and the start's own error :math:`e_0` (dotted). Draws into ``ax`` if given;
+    returns the figure."""
+    if not runs:
+        raise ValueError("faithfulness_figure needs at least one labelled Faithfulness")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * size, size))
+    fig = ax.figure
+    pooled = {name: Faithfulness.pool([f] if isinstance(f, Faithfulness) else list(f))
+              for name, f in runs.items()}
+    first = next(iter(pooled.values())).curves()
+    eta = first["eta"].numpy()
+    ax.plot(eta, first["change_v"].clamp_min(1e-12).numpy(), "o-", color="C3",
+            label="$v^K$ alone")
+    ax.plot(eta, first["predicted_v"].clamp_min(1e-12).numpy(), "--", color="C3", lw=0.8)
+    for i, (name, f) in enumerate(pooled.items()):
+        curves, color = f.curves(), f"C{i}"
+        ax.plot(eta, curves["change_d"].clamp_min(1e-12).numpy(), "s-", color=color,
+                label=f"Algorithm 1 $d$, {name}")
+        predicted = curves["predicted_d"].numpy()
+        if (predicted > 0).any():
+            ax.plot(eta, predicted.clip(1e-12), "--", color=color, lw=0.8)
+    e0 = next(iter(pooled.values())).e0
+    ax.axhline(e0, color="k", lw=0.8, ls=":", label=f"$e_0$ = {e0:.1e} (start vs y)")
+    ax.set(xscale="log", yscale="log", xlabel=r"step $|\eta|$",
+           ylabel="measurement change vs $A G(z_0)$")
+    ax.plot([], [], "k--", lw=0.8, label="first order")
     if title:
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)

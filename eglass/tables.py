@@ -7,19 +7,22 @@ for the book, the benchmarks and the reports.
 - :func:`solutions_table`: seconds to ``k`` feasible solutions of timed runs
   (:mod:`eglass.comparison`);
 - :func:`benchmark_table` / :func:`diversity_table`: the summaries that
-  ``benchmarks/solutions.py`` writes.
+  ``benchmarks/solutions.py`` writes;
+- :func:`reach_table`: how far each method's directions stay feasible
+  (:class:`eglass.reach.Reach`) and how much the image has changed there.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
 from .evaluate import TAU_STRICT, measurement_error, psnr
 from .inversion import InversionResult, back_project
 from .operators import as_operator
+from .reach import Reach
 from .results import Solutions
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "solutions_table",
     "benchmark_table",
     "diversity_table",
+    "reach_table",
 ]
 
 
@@ -194,3 +198,27 @@ def diversity_table(summary: dict) -> str:
             f"{num(s.get('distance_vs_pulse@10'), '.2f'):>7s}"
             + "".join(f"{num(cost.get(p), '.3f'):>15s}" for p in parts))
     return "\n".join(lines)
+
+
+def reach_table(reaches: Mapping[str, Reach | Sequence[Reach]]):
+    r"""One row per method (``{label: reaches}``, e.g. one :class:`eglass.reach.Reach` per
+    starting point, pooled): the median feasible reach :math:`|\eta|` over directions and
+    signs, the share of them still feasible at the cap (the reach is then a lower bound),
+    and the perceptual change from :math:`G(z_0)` there (median and upper quartile): at
+    equal :math:`\tau`, the method whose feasible solutions change the image most is the one
+    that explores most. Returns a ``pandas.DataFrame``."""
+    import pandas as pd
+
+    rows = []
+    for name, found in reaches.items():
+        found = [found] if isinstance(found, Reach) else list(found)
+        eta = torch.cat([r.eta.flatten() for r in found])
+        capped = torch.cat([r.capped.flatten() for r in found]).double()
+        row = {"method": name, "tau": found[0].tau, "median reach |eta|": eta.median().item(),
+               "at the cap": capped.mean().item()}
+        if all(r.perceptual is not None for r in found):
+            change = torch.cat([r.perceptual.flatten() for r in found])
+            row["perceptual change there (median)"] = change.median().item()
+            row["(upper quartile)"] = change.quantile(0.75).item()
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
