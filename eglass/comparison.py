@@ -50,6 +50,10 @@ __all__ = [
 # below 3e-4 (eglass.inversion.fast_start) -- a few tens of latent steps on SR x8.
 EGLASS_START = dict(method="fast")
 
+# The extra first solutions of run_eglass(starts > 1): Gaussian starts, the latent fit alone
+# (no fine-tuning, no fall-back to the full inversion); a start that ends infeasible is dropped.
+EXTRA_STARTS = dict(encoder=False, steps=60, tol=1e-3, finetune_steps=1, fallback=False)
+
 # The full inversion it replaced (``inversion=EGLASS_INVERSION``): IAGAN with 4 starts x 200
 # latent steps, then 100 joint fine-tuning steps -- about 900 latent-step equivalents, i.e.
 # the budget of nine PULSE restarts (100 steps each).
@@ -195,6 +199,7 @@ def run_eglass(
     etas=(-6.0, -4.0, -2.0, 2.0, 4.0, 6.0),
     ks_per_round: int = 10,
     spread: bool = True,
+    starts: int = 1,
     inversion: dict | None = None,
     explore: dict | None = None,
     seed: int | torch.Generator = 0,
@@ -214,7 +219,12 @@ def run_eglass(
     ``spread``: order each round's candidates by decreasing :math:`|\eta|`, then K (both
     signs of a direction side by side, measured the more diverse of the two orders), so that
     the first feasible ones come from different directions at the largest steps (``False``:
-    K-major, all steps of one direction first).
+    K-major, all steps of one direction first). ``starts``: explore from that many first
+    solutions -- the fast start's, and ``starts - 1`` more from Gaussian draws
+    (:data:`EXTRA_STARTS`: the latent fit alone, one batch; those that end infeasible are
+    dropped), each with its own metrics -- taking each
+    round's candidates from the starts in turn, so that the first ones cover every start
+    (the fast start only).
     ``params["seconds"]`` says where the time went: ``first_solution``, ``metrics``,
     ``directions`` (Algorithm 1) and ``solutions`` (generator passes and errors), the last two
     summed over the rounds that ran. ``context`` holds the starting point
@@ -224,34 +234,62 @@ def run_eglass(
     inversion = dict(inversion or {})
     defaults = EGLASS_START if inversion.get("method", "fast") == "fast" else EGLASS_INVERSION
     inversion = {**defaults, **inversion}
+    starts = check_positive_int("starts", starts)
+    if starts > 1 and inversion["method"] != "fast":
+        raise ValueError("starts > 1 takes its extra first solutions from the fast start; "
+                         f"got inversion method {inversion['method']!r}")
     state = {}
 
     def setup():
-        (state["point"],) = starting_points(problem, seed=seed, back_project=False,
-                                            **inversion)
+        state["points"] = starting_points(problem, seed=seed, back_project=False, **inversion)
+        if starts > 1:  # more first solutions: Gaussian draws, latent fit only (one batch)
+            copies = problem.measurements([0] * (starts - 1))
+            extra = starting_points(copies, seed=seed, back_project=False,
+                                    **{**inversion, **EXTRA_STARTS})
+            state["points"] += [p for p in extra if p.problem.error(p.x0).item() <= tau]
 
     Ks = list(Ks)
 
     def rounds():
-        point = state["point"]
-        bare = point.problem.with_distance(None)  # no perceptual scores inside the timing
         for i in range(0, len(Ks), ks_per_round):
-            part = explore_from(bare, point.z0, point.H_Y, point.H_X, method="eglass",
-                                Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
-                                **(explore or {}))
-            if spread:  # stable sort: by decreasing |eta|, K order within each step size
-                part = part.select(torch.argsort(-part.eta.abs(), stable=True))
-            yield part
+            parts = []
+            for point in state["points"]:
+                bare = point.problem.with_distance(None)  # no perceptual scores in the timing
+                part = explore_from(bare, point.z0, point.H_Y, point.H_X, method="eglass",
+                                    Ks=Ks[i : i + ks_per_round], etas=etas, tau=tau,
+                                    **(explore or {}))
+                if spread:  # stable sort: by decreasing |eta|, K order within each step size
+                    part = part.select(torch.argsort(-part.eta.abs(), stable=True))
+                parts.append(part)
+            yield _in_turn(parts)
 
     params = dict(inversion=inversion, Ks=[Ks[0], Ks[-1]], etas=list(etas))
     run = collect("eglass", rounds(), n, tau, params, setup)
-    point = state["point"]
+    point = state["points"][0]
     run.params["inversion_error"] = point.problem.error(point.x0).item()
+    run.params["starts"] = starts
     ran = [part["seconds"] for part in run.params["rounds"]]
-    run.params["seconds"] = {**point.seconds,
-                             **{key: sum(r[key] for r in ran) for key in ("directions",
-                                                                          "solutions")}}
-    return replace(run, context=dict(point=point))
+    points = state["points"]  # the extra starts share one inversion (the second point's)
+    run.params["seconds"] = {
+        "first_solution": sum(p.seconds["first_solution"] for p in points[:2]),
+        "metrics": sum(p.seconds["metrics"] for p in points),
+        **{key: sum(r[key] for r in ran) for key in ("directions", "solutions")}}
+    return replace(run, context=dict(point=point, points=state["points"]))
+
+
+def _in_turn(parts: list[Solutions]) -> Solutions:
+    """The candidates of several starting points, one from each in turn (a ``"start"``
+    column says whose)."""
+    if len(parts) == 1:
+        return parts[0]
+    order = torch.cat([torch.arange(len(p), dtype=torch.float64) for p in parts])
+    start = torch.cat([torch.full((len(p),), j) for j, p in enumerate(parts)])
+    pooled = concat([replace(p, columns={**p.columns, "start": start[start == j]})
+                     for j, p in enumerate(parts)])
+    seconds = {key: sum(p.params["seconds"][key] for p in parts)
+               for key in ("directions", "solutions")}
+    pooled = replace(pooled, params={**parts[0].params, "seconds": seconds})
+    return pooled.select(torch.argsort(order * len(parts) + start, stable=True))
 
 
 @accepts_problem("A", "y", "distance")

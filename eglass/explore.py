@@ -460,7 +460,8 @@ def starting_points(
     ``method``: ``"iagan"`` or ``"latent"`` (:func:`eglass.inversion.invert`, one batch), or
     ``"fast"`` (:func:`eglass.inversion.fast_start`: the prior's encoder's guess -- a
     Gaussian draw for a prior without one -- refined only until the error is below
-    ``tol``); ``invert_options`` go to that function. ``max_memory`` (bytes) bounds the
+    ``tol``); ``invert_options`` go to that function (``noise_sigma`` defaults to the
+    problem's ``noise``). ``max_memory`` (bytes) bounds the
     metrics (:func:`eglass.geometry.plan_metrics`). Each point's ``seconds`` records where
     its time went (``first_solution``: the inversion, shared by the ``N`` points;
     ``metrics``: its own).
@@ -476,6 +477,8 @@ def starting_points(
                          + ("; for the full inversion pass method='iagan'"
                             if method == "fast" else ""))
     invert_options.setdefault("progress", False)
+    if problem.noise is not None:  # stop the fit at the level the noise sets
+        invert_options.setdefault("noise_sigma", problem.noise)
     with stopwatch() as inverting:
         if method == "fast":
             result = fast_start(problem, seed=seed, **invert_options)
