@@ -77,3 +77,34 @@ def test_benchmark_table_marks_partial_and_missing_times():
     lines = benchmark_table(summary, 10).splitlines()
     assert "2.00" in lines[1] and "50.00 (7/10)" in lines[2] and "not reached" in lines[3]
     assert "10@0.01: 25.0x" in lines[4] and "10@0.01: -" in lines[5]
+
+
+def test_run_eglass_spread_start_takes_the_starts_in_turn():
+    """starts=3 on a held-out digit (SR x8): three first solutions, each with its metrics,
+    and the first candidates of every round come from each start in turn."""
+    from eglass import models
+    from eglass.data import mnist
+    from eglass.distances import default_distance
+    from eglass.operators import SuperResolution
+
+    G = models.load_generator("mnist-dcgan")
+    A = SuperResolution(8)
+    problem = InverseProblem(G, A, A(mnist("test")[0][7 * 50 : 7 * 50 + 1]),
+                             default_distance())
+    run = run_eglass(problem, n=10, tau=1e-2, starts=3, Ks=range(2, 6), ks_per_round=2)
+    points = run.context["points"]
+    assert run.params["starts"] == 3 and 2 <= len(points) <= 3
+    assert all(p.problem.error(p.x0).item() <= 1e-2 for p in points)  # infeasible: dropped
+    start = run.columns["start"]
+    assert start[: len(points)].tolist() == list(range(len(points)))  # in turn
+    first_round = len(points) * 2 * 6  # 2 directions x 6 steps per start
+    for j, p in enumerate(points):  # each candidate is G(z0 + eta d) of its own start
+        mine = (start[:first_round] == j).nonzero().flatten()[:3]
+        z = run.z[mine]
+        assert torch.allclose((z - p.z0).norm(dim=1), run.eta[mine].abs(), atol=1e-4)
+    zs = torch.cat([p.z0 for p in points])
+    assert torch.cdist(zs, zs).add(torch.eye(len(points)) * 1e9).min() > 1  # distinct starts
+    parts = run.params["seconds"]
+    assert parts["metrics"] >= sum(p.seconds["metrics"] for p in points) - 1e-9
+    with pytest.raises(ValueError, match="fast start"):
+        run_eglass(problem, n=1, starts=2, inversion=dict(method="iagan"))
