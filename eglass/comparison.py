@@ -37,6 +37,7 @@ from .utils import check_positive_int, make_generator
 __all__ = [
     "EGLASS_START",
     "EGLASS_INVERSION",
+    "EXTRA_STARTS",
     "run_pulse",
     "run_langevin",
     "run_eglass",

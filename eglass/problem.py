@@ -236,8 +236,8 @@ class InverseProblem:
 
     @property
     def tau(self) -> float:
-        r"""The default feasibility level: :func:`eglass.evaluate.noise_tau` of :attr:`noise`
-        where the noise is known (the discrepancy principle), else
+        r"""The default feasibility level, from the noise where it is known
+        (:func:`eglass.evaluate.noise_tau` of ``noise``, the discrepancy principle), else
         :data:`eglass.evaluate.TAU` (:math:`10^{-2}`, the paper's)."""
         if self.noise is None:
             return TAU
