@@ -25,6 +25,7 @@ pytest.importorskip("distributed")
 pytest.importorskip("zarr")
 
 from eglass import batch, cli  # noqa: E402
+from eglass.evaluate import noise_tau  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -331,6 +332,9 @@ def test_fast_inversion_items_match_the_full_ones_in_feasibility():
     (item,) = batch.load_inputs(noisy).values()
     out = batch.run_item(noisy, 0, item["y"], item["x_true"])
     assert 0.1**2 / 4 * 0.5 < out["x0_error"] <= 0.1**2 / 2  # stopped near sigma^2/4
+    tau = noise_tau(0.1, item["y"].size)  # the default level follows the noise
+    assert out["tau"] == tau and np.array_equal(out["feasible"], out["errors"] <= tau)
+    assert batch.run_item(noisy.replace(tau=1e-2), 0, item["y"], item["x_true"])["tau"] == 1e-2
     with pytest.raises(ValueError, match=r"inversion must be one of 'iagan', 'fast'"):
         full.replace(inversion="pulse")
 

@@ -29,9 +29,9 @@ def _nanmean(values) -> float | None:
 def _tau(summary: dict) -> str:
     """The feasibility level of a run, and where it came from."""
     tau, c = summary["tau"], summary["config"]
-    if c["tau"] is not None or tau is None:
-        return f"{c['tau']}"
-    return f"{tau:.3g} from the noise {c['noise']}"
+    if c["tau"] is not None or tau is None or not c["noise"]:
+        return f"{c['tau'] if c['tau'] is not None else tau:g}"
+    return f"{tau:.3g} from the noise {c['noise']:g}"
 
 
 def summarize_store(root, store: str | Path) -> tuple[dict, list[dict]]:
