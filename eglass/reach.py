@@ -35,9 +35,9 @@ from .directions import Direction
 from .display import Summarized, span
 from .problem import InverseProblem
 from .utils import check_number, check_positive_int, format_shape
-from .walk import WalkSettings, null_space_walk
+from .walk import WalkPath, WalkSettings, null_space_walk
 
-__all__ = ["GRID", "Reach", "reach", "walk_reach", "max_reach"]
+__all__ = ["GRID", "Reach", "reach", "walk_reach", "max_reach", "last_feasible"]
 
 GRID = 16  # bracketing points per ray, evenly spaced on (0, max_eta]
 
@@ -157,10 +157,7 @@ def reach(
     tol = max_eta / 1000 if tol is None else check_number("tol", tol, positive=True)
     check_positive_int("batch_size", batch_size)
     e0 = problem.latent_error(z0).item()
-    if e0 > tau:
-        raise ValueError(f"G(z0) is not feasible at tau={tau:.3g} (its measurement error is "
-                         f"{e0:.3g}): a reach is measured from a feasible start; refine z0 "
-                         f"or pass a larger tau")
+    _check_start(e0, tau)
     rays = torch.stack([-D, D], dim=1).reshape(-1, problem.latent_dim)  # (2k, d), side-minor
 
     def errors(rows: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
@@ -227,15 +224,15 @@ def walk_reach(
     settings = WalkSettings() if settings is None else settings
     settings = replace(settings, hold=settings.holding(tau))
     e0 = problem.latent_error(z0).item()
+    _check_start(e0, tau)
     eta, outside, errs, last = [], [], [], []
     for d in D:
         for sign in (-1.0, 1.0):
             path = null_space_walk(problem, z0, d, sign * length, settings=settings)
-            bad = (path.errors > tau).nonzero()
-            stop = int(bad[0]) - 1 if len(bad) else len(path.errors) - 1
-            stop = max(stop, 0)
+            stop = last_feasible(path, tau)
             eta.append(path.length[stop].abs().item())
-            outside.append(path.length[stop + 1].abs().item() if len(bad) else math.inf)
+            outside.append(path.length[stop + 1].abs().item()
+                           if stop + 1 < len(path.errors) else math.inf)
             errs.append(path.errors[stop].item())
             last.append(path.z[stop])
     k = D.shape[0]
@@ -250,6 +247,19 @@ def walk_reach(
                  errors=torch.tensor(errs, dtype=torch.float64).view(k, 2),
                  perceptual=perceptual, capped=capped, tau=tau, max_eta=length,
                  tol=length / settings.steps, e0=e0, passes=2 * k * settings.steps)
+
+
+def last_feasible(path: WalkPath, tau: float) -> int:
+    """The index of a walk's last point before its first infeasible one (0: ``z0``)."""
+    bad = (path.errors > tau).nonzero()
+    return max(int(bad[0]) - 1, 0) if len(bad) else len(path.errors) - 1
+
+
+def _check_start(e0: float, tau: float) -> None:
+    if e0 > tau:
+        raise ValueError(f"G(z0) is not feasible at tau={tau:.3g} (its measurement error is "
+                         f"{e0:.3g}): a reach is measured from a feasible start; refine z0 "
+                         f"or pass a larger tau")
 
 
 def _directions(directions, dim: int) -> torch.Tensor:

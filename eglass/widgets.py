@@ -34,7 +34,7 @@ from .explore import METHODS
 from .figures import explorer_figure
 from .methods import LineSettings, get_method, walk_index, walk_settings
 from .problem import InverseProblem, accepts_problem
-from .reach import reach
+from .reach import last_feasible, reach
 from .walk import WalkPath, WalkSettings, null_space_walk
 
 __all__ = ["Explorer", "explorer"]
@@ -140,9 +140,7 @@ class Explorer:
     def _walk_reach(self, K: int, sign: float) -> float:
         r"""How far the walk to ``sign * eta_max`` stays feasible, in :math:`|\eta|`."""
         path = self.walk_path(K, sign)
-        bad = (path.errors > self.tau).nonzero()
-        last = int(bad[0]) - 1 if len(bad) else len(path.errors) - 1
-        return max(path.length[max(last, 0)].abs().item(), 0.0)
+        return path.length[last_feasible(path, self.tau)].abs().item()
 
     def solution(self, method: str, K: int, eta: float) -> dict:
         """The solution image ``x`` ``(1, C, H, W)``, its measurement error, feasibility and

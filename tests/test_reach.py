@@ -96,6 +96,8 @@ def test_reach_takes_the_problem_tau_and_checks_its_input(point):
         reach(point.problem, point.z0, torch.zeros(1, 64))
     with pytest.raises(ValueError, match="G\\(z0\\) is not feasible"):
         reach(point.problem, point.z0, point.direction(3).d, tau=1e-7)
+    with pytest.raises(ValueError, match="G\\(z0\\) is not feasible"):
+        walk_reach(point.problem, point.z0, point.direction(3).d, tau=1e-7)
 
 
 def test_walk_reach_stays_feasible_as_far_as_it_says(point):
