@@ -147,17 +147,12 @@ def reach(
         ValueError: ``G(z0)`` itself infeasible at ``tau`` (there is no reach to measure),
             directions of the wrong shape, non-finite or zero.
     """
-    problem.require_one("reach")
-    z0 = problem.latent(z0)
-    D = _directions(directions, problem.latent_dim).to(z0)
-    tau = problem.tau if tau is None else check_number("tau", tau, positive=True)
+    z0, D, tau, e0 = _start("reach", problem, z0, directions, tau)
     max_eta = (max_reach(problem.latent_dim) if max_eta is None
                else check_number("max_eta", max_eta, positive=True))
     grid = check_positive_int("grid", grid, minimum=2)
     tol = max_eta / 1000 if tol is None else check_number("tol", tol, positive=True)
     check_positive_int("batch_size", batch_size)
-    e0 = problem.latent_error(z0).item()
-    _check_start(e0, tau)
     rays = torch.stack([-D, D], dim=1).reshape(-1, problem.latent_dim)  # (2k, d), side-minor
 
     def errors(rows: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
@@ -215,16 +210,11 @@ def walk_reach(
     :math:`G(z_0)` there. One walk per direction and sign, to ``length`` (default
     :func:`max_reach`); ``settings`` default to holding ``0.9 * tau``. ``outside`` is the
     walk's first infeasible point's length (``inf`` if it stays feasible: ``capped``)."""
-    problem.require_one("walk_reach")
-    z0 = problem.latent(z0)
-    D = _directions(directions, problem.latent_dim).to(z0)
-    tau = problem.tau if tau is None else check_number("tau", tau, positive=True)
+    z0, D, tau, e0 = _start("walk_reach", problem, z0, directions, tau)
     length = (max_reach(problem.latent_dim) if length is None
               else check_number("length", length, positive=True))
     settings = WalkSettings() if settings is None else settings
     settings = replace(settings, hold=settings.holding(tau))
-    e0 = problem.latent_error(z0).item()
-    _check_start(e0, tau)
     eta, outside, errs, last = [], [], [], []
     for d in D:
         for sign in (-1.0, 1.0):
@@ -255,11 +245,19 @@ def last_feasible(path: WalkPath, tau: float) -> int:
     return max(int(bad[0]) - 1, 0) if len(bad) else len(path.errors) - 1
 
 
-def _check_start(e0: float, tau: float) -> None:
+def _start(what: str, problem: InverseProblem, z0, directions, tau):
+    """The checked ``(z0, directions (k, d), tau, e0)`` of a reach; an infeasible start is
+    an error."""
+    problem.require_one(what)
+    z0 = problem.latent(z0)
+    D = _directions(directions, problem.latent_dim).to(z0)
+    tau = problem.tau if tau is None else check_number("tau", tau, positive=True)
+    e0 = problem.latent_error(z0).item()
     if e0 > tau:
         raise ValueError(f"G(z0) is not feasible at tau={tau:.3g} (its measurement error is "
                          f"{e0:.3g}): a reach is measured from a feasible start; refine z0 "
                          f"or pass a larger tau")
+    return z0, D, tau, e0
 
 
 def _directions(directions, dim: int) -> torch.Tensor:
