@@ -11,7 +11,8 @@ One process, one device, for every model:
 * StyleGAN2-256 (SR x8) and -1024 (the face-region inpainting), config F widths
   (``channel_base`` 32768, 8 mapping layers), random weights, in W (``d = 512``) and in W+
   (rows ``stylegan2-256-w+``, ``stylegan2-1024-w+``: ``d = num_ws x 512`` = 7,168 and 9,216),
-  truncation 1; in W+ Algorithm 1 runs on the top-32 spectra (``MetricSpectra.matrices``).
+  truncation 1; in W+ Algorithm 1 runs on the top-32 eigenpairs alone
+  (``MetricPair.from_spectra``: O(d k), no ``d x d`` matrix).
 
 The colour models use LPIPS with a *random* AlexNet backbone at the image's native size (the
 cost of a pass does not depend on the weights; no perceptual result is claimed). Costs:
@@ -57,7 +58,7 @@ from pathlib import Path
 import torch
 
 from eglass import figures
-from eglass.directions import directions
+from eglass.directions import MetricPair, directions
 from eglass.distances import LPIPS, default_distance
 from eglass.geometry import (
     GramBlocks,
@@ -134,6 +135,17 @@ def _problem(name: str, G, device) -> InverseProblem:
     return InverseProblem(G, A, y, distance)
 
 
+def _synced(fn, device):
+    """``fn`` followed by a wait for the device: GPU work is asynchronous, so a timer around
+    a bare call on CUDA would measure the kernel launches only."""
+    def run():
+        out = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out
+    return run
+
+
 def _timed(fn, device):
     """``(result, seconds, peak bytes)`` of one call."""
     if device.type == "cuda":
@@ -158,7 +170,7 @@ def _adam_step_s(problem: InverseProblem, z: torch.Tensor, device) -> float:
             loss = (problem.operator(G(w)) - problem.y).pow(2).sum()
             return torch.autograd.grad(loss, params, allow_unused=True)[0]
 
-    return median_time(step, repeats=2)
+    return median_time(_synced(step, device), repeats=2)
 
 
 def _reduced_spectra(name: str, device, k: int, size: str):
@@ -176,7 +188,7 @@ def _latent(problem: InverseProblem, device) -> torch.Tensor:
 def _forward(problem: InverseProblem, z: torch.Tensor, device) -> dict:
     with torch.no_grad():
         _, _, peak = _timed(lambda: problem.generator(z), device)
-        seconds = median_time(lambda: problem.generator(z), repeats=3)
+        seconds = median_time(_synced(lambda: problem.generator(z), device), repeats=3)
     return {"forward_s": seconds, "forward_peak_bytes": peak}
 
 
@@ -223,7 +235,7 @@ def _topk_metrics(name, problem, z, device, full_limit: float, size: str):
     hvps = [measurement_hvp(problem, z), perceptual_hvp(problem, z)]
     for hvp in hvps:
         hvp(v)
-    hvp_s = [median_time(lambda h=h: h(v), repeats=2, warmup=0) for h in hvps]
+    hvp_s = [median_time(_synced(lambda h=h: h(v), device), repeats=2, warmup=0) for h in hvps]
     _, _, hvp_peak = _timed(lambda: hvps[1](v), device)
     hvps = None
     if sum(hvp_s) * 6 * TOP_K <= full_limit:
@@ -242,10 +254,11 @@ def _topk_metrics(name, problem, z, device, full_limit: float, size: str):
             "hvp_s": hvp_s}, spectra
 
 
-def _solutions(problem, z, H_Y, H_X, device) -> dict:
-    """Algorithm 1 for K = 1..10 from the metrics, then ten solutions in one batch."""
-    alg1_s = median_time(lambda: directions(H_Y, H_X, range(1, 11)), repeats=3)
-    dirs = directions(H_Y, H_X, range(1, 11))
+def _solutions(problem, z, find, device) -> dict:
+    """Algorithm 1 for K = 1..10 (``find()``: from the metrics or the spectra, their
+    eigen-decompositions included), then ten solutions in one batch."""
+    alg1_s = median_time(_synced(find, device), repeats=3)
+    dirs = find()
     D = torch.stack([dr.d for dr in dirs]).to(z)
 
     def ten_solutions():
@@ -271,13 +284,19 @@ def bench_model(name: str, device, max_memory: int, full_limit: float,
     topk, spectra = _topk_metrics(name, problem, z, device, full_limit,
                                   "quick" if quick else "narrow")
     row.update(exact, **topk)
-    if H_Y is None and name.endswith("-w+"):  # W+: Algorithm 1 from the top-32 spectra
-        H_Y, H_X = spectra.matrices()
+    if H_Y is None and name.endswith("-w+"):  # W+: Algorithm 1 from the top-32 eigenpairs
+        def find():
+            return directions(MetricPair.from_spectra(spectra), None, range(1, 11))
         row["algorithm1_from"] = "top-32 spectra"
-    elif H_Y is None:  # the matrices' values do not change the cost: the reduced model's
-        small = _problem(name, _generator(name, "quick" if quick else "narrow"), device)
-        H_Y, H_X = metrics(small, z, max_memory=max_memory)
-    row.update(_solutions(problem, z, H_Y, H_X, device))
+    else:
+        if H_Y is None:  # the matrices' values do not change the cost: the reduced model's
+            small = _problem(name, _generator(name, "quick" if quick else "narrow"), device)
+            H_Y, H_X = metrics(small, z, max_memory=max_memory)
+
+        def find():
+            return directions(H_Y, H_X, range(1, 11))
+        row["algorithm1_from"] = "exact metrics"
+    row.update(_solutions(problem, z, find, device))
     row["first_solution_s"] = IAGAN_STEPS * _adam_step_s(problem, z, device)
     row["first_solution_extrapolated"] = True
     row["to_10_solutions_exact_s"] = (row["first_solution_s"] + row["metrics_exact_s"]

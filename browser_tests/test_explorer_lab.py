@@ -98,12 +98,16 @@ def lab(tmp_path, chapter):
 
 
 def explorer_state(page) -> dict:
-    """What the explorer shows: its status line and the src of its solution figure."""
+    """What the explorer shows: its status line and the src of its solution figure.
+
+    Text is read as ``textContent``, which does not depend on layout: JupyterLab skips the
+    rendering of cells outside the viewport (``content-visibility``), and ``innerText`` of
+    such a cell read as empty once, just after scrolling to it (CI, 2026-12)."""
     return page.evaluate("""() => {
         const status = document.querySelector(".eglass-explorer-status");
         const box = status && status.closest(".widget-vbox");
         const img = box && box.querySelector(".widget-output img");
-        return {status: status ? status.innerText : null, image: img ? img.src : null};
+        return {status: status ? status.textContent : null, image: img ? img.src : null};
     }""")
 
 
@@ -116,7 +120,7 @@ def wait_for_change(page, before: dict, what: str, timeout_ms: int = 45_000) -> 
             """([status, image]) => {
                 const s = document.querySelector(".eglass-explorer-status");
                 const img = s && s.closest(".widget-vbox").querySelector(".widget-output img");
-                return s && img && s.innerText !== status && img.src !== image;
+                return s && img && s.textContent !== status && img.src !== image;
             }""", arg=[before["status"], before["image"]], timeout=timeout_ms)
     except PlaywrightTimeout:
         now = explorer_state(page)
@@ -152,7 +156,7 @@ def errors_shown(page) -> list[str]:
     return page.evaluate("""() => [...document.querySelectorAll(
         '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], '
         + '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')]
-        .map(e => e.innerText).filter(t => /Error|Traceback/.test(t))
+        .map(e => e.textContent).filter(t => /Error|Traceback/.test(t))
         .map(t => t.slice(0, 500))""")
 
 
@@ -185,7 +189,7 @@ def test_explorer_responds_to_K_and_eta(browser, lab, chapter):
         page.wait_for_function(
             """() => jupyterapp.shell.currentWidget.sessionContext.session.kernel.status
                      === 'idle' && ![...document.querySelectorAll('.jp-InputPrompt')]
-                     .some(p => p.innerText.includes('*'))""",
+                     .some(p => p.textContent.includes('*'))""",
             timeout=run_all_timeout_s * 1000)
         ran_s = time.monotonic() - started
         page.locator(".eglass-explorer-status").scroll_into_view_if_needed()

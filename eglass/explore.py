@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import torch
 
@@ -112,7 +113,9 @@ def explore(
         z0: latent ``(1, d)``; H_Y, H_X: metrics ``(d, d)`` at ``z0``
             (:func:`eglass.geometry.metrics`), or in place of both a
             :class:`eglass.geometry.MetricSpectra` (:func:`eglass.geometry.metric_spectra`;
-            on its top-k path ``Ks`` and ``top`` must not exceed its ``k``).
+            on its top-k path ``Ks`` and ``top`` must not exceed its ``k``, directions come
+            from the eigenpairs alone, :meth:`eglass.directions.MetricPair.from_spectra`,
+            and ``"generalized"`` is refused: it needs the full metrics).
         method: a method of :mod:`eglass.methods` that explores from :math:`z_0` (one of
             :data:`METHODS`: ``"eigenvector"``, ``"eglass"``, ``"generalized"``, ``"walk"``).
         settings: its :class:`eglass.methods.LineSettings`: ``Ks`` (1-based direction
@@ -149,6 +152,10 @@ def explore(
             raise TypeError("explore takes either H_Y and H_X, or a MetricSpectra in place of "
                             "both; got a MetricSpectra and an H_X")
         H_Y.check_indices(list(options.Ks), options.top)
+        if H_Y.method == "top-k":  # Algorithm 1 in O(d k), no (d, d) matrix
+            point = SimpleNamespace(problem=problem, z0=z0, x0=None,
+                                    H_Y=MetricPair.from_spectra(H_Y), H_X=None)
+            return chosen.solve(point, options)
         H_Y, H_X = H_Y.matrices()
     elif H_X is None:
         raise TypeError("explore needs H_X beside H_Y (or a MetricSpectra in place of both)")

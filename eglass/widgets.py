@@ -192,7 +192,8 @@ def explorer(
     eta_step: float = 0.25,
     **settings,
 ):
-    r"""An ``ipywidgets`` explorer: a method dropdown and sliders for K and :math:`\eta`.
+    r"""An ``ipywidgets`` explorer: a method dropdown (on ``"eglass"`` first) and sliders for K
+    and :math:`\eta`.
 
     The :math:`\eta` slider spans the chosen direction's feasible interval within
     ``eta_max`` (:meth:`Explorer.reach`, on the slider's ``eta_step`` grid), so it ends where
@@ -217,7 +218,8 @@ def explorer(
                          f"got {methods}")
     if not (isinstance(eta_step, (int, float)) and 0 < eta_step <= core.eta_max):
         raise ValueError(f"eta_step must be in (0, eta_max={core.eta_max}], got {eta_step!r}")
-    method = widgets.Dropdown(options=methods, value=methods[0], description="method")
+    method = widgets.Dropdown(options=methods, description="method",
+                              value="eglass" if "eglass" in methods else methods[0])
     K = widgets.SelectionSlider(options=Ks, value=Ks[min(7, len(Ks) - 1)], description="K")
     eta = widgets.FloatSlider(value=min(2.0, core.eta_max), min=-core.eta_max,
                               max=core.eta_max, step=eta_step, description="eta",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from eglass.directions import eglass_direction
+from eglass.directions import MetricPair, directions, eglass_direction
 from eglass.distances import LPIPS, PixelDistance
 from eglass.explore import explore
 from eglass.geometry import (
@@ -146,3 +146,35 @@ def test_explore_takes_the_top_k_spectra() -> None:
     assert solutions.x.shape == (4, 3, 32, 32) and torch.isfinite(solutions.errors).all()
     with pytest.raises(ValueError, match="only the top 12"):
         explore(problem, z, spectra, Ks=(13,))
+
+
+def test_directions_from_spectra_equal_those_of_the_rank_k_matrices() -> None:
+    """MetricPair.from_spectra never forms (d, d) matrices, yet gives Algorithm 1's and v^K's
+    directions and quadratic forms of the rank-k metrics U diag(lam) U^T exactly; explore on
+    the top-k path returns the same solutions as explore on those matrices."""
+    problem = _colour_problem(32)
+    z = torch.randn(1, 512, generator=torch.Generator().manual_seed(6))
+    problem = InverseProblem(problem.generator, problem.operator, problem.operator(
+        problem.generate(z)), problem.distance)
+    spectra = metric_spectra(problem, z, k=12, method="top-k")
+    pair = MetricPair.from_spectra(spectra)
+    H_Y, H_X = spectra.matrices()
+    assert pair.HY is None and pair.dim == 512 and pair.U.shape == pair.V.shape == (512, 12)
+    for kind in ("eglass", "eigenvector"):
+        lean = directions(pair, None, [1, 4, 12], kind, top=12)
+        dense = directions(H_Y, H_X, [1, 4, 12], kind, top=12)
+        for a, b in zip(lean, dense, strict=True):
+            assert (a.d @ b.d).abs().item() >= 1 - 1e-6, (kind, a.K)
+            assert a.removed == b.removed
+            assert a.quad_Y == pytest.approx(b.quad_Y, rel=1e-4, abs=1e-6 * pair.lam_Y[0].item())
+            assert a.quad_X == pytest.approx(b.quad_X, rel=1e-4)
+    with pytest.raises(ValueError, match="only the top 12 eigenpairs of H_X"):
+        pair.eglass(13)
+    with pytest.raises(ValueError, match="top 12 eigenpairs of H_Y"):
+        pair.eglass(4, top=16)
+    with pytest.raises(ValueError, match="generalized directions need the full metrics"):
+        explore(problem, z, spectra, method="generalized", Ks=(4,), etas=(1.0,))
+    lean = explore(problem, z, spectra, Ks=(4, 8), etas=(-1.0, 1.0))
+    dense = explore(problem, z, H_Y, H_X, Ks=(4, 8), etas=(-1.0, 1.0))
+    assert torch.allclose(lean.x, dense.x, atol=1e-4)
+    assert torch.allclose(lean.errors, dense.errors, rtol=1e-3, atol=1e-8)

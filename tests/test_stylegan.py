@@ -464,6 +464,11 @@ def test_cuda_follows_the_inputs(tmp_path, net):
     assert w.device.type == "cuda"
     cpu = load_stylegan(tmp_path / "g.pt")
     assert rel(G(w).cpu(), cpu(w.cpu())) < 1e-4
+    # forward mode on the GPU (the metrics' path) agrees with the CPU's
+    v = torch.randn(w.shape, generator=torch.Generator().manual_seed(6))
+    _, tangent = torch.func.jvp(G, (w,), (v.cuda(),))
+    _, expected = torch.func.jvp(cpu, (w.cpu(),), (v,))
+    assert rel(tangent.cpu(), expected) < 1e-4
 
 
 # --- the registered reference -------------------------------------------------------------
