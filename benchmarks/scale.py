@@ -363,6 +363,7 @@ def main() -> None:
     results = {
         "device": str(device), "threads": args.threads, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "max_memory_bytes": max_memory, "top_k": TOP_K,
         "note": ("QUICK CHECK: reduced-width models, not the benchmark" if args.quick else
                  "random-weight full-size architectures: costs only, no image quality; "

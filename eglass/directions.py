@@ -280,7 +280,7 @@ class MetricPair:
         :class:`eglass.geometry.MetricSpectra`, or anything with ``lam_Y, U, lam_X, V``),
         without forming a ``(d, d)`` matrix: Algorithm 1 and :math:`v^K` cost
         :math:`O(d\,k)` instead of two :math:`O(d^3)` eigen-decompositions, which matters
-        in W+ (``d`` = 9,216 at 1024\ :sup:`2`).
+        in W+ (``d`` = 9,216 at 1024 x 1024).
 
         Its directions equal those of ``MetricPair(*spectra.matrices())`` for ``K`` and
         ``top`` up to ``k`` (the rank-``k`` metrics :math:`U \Lambda U^\top` have exactly

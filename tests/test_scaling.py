@@ -151,7 +151,8 @@ def test_explore_takes_the_top_k_spectra() -> None:
 def test_directions_from_spectra_equal_those_of_the_rank_k_matrices() -> None:
     """MetricPair.from_spectra never forms (d, d) matrices, yet gives Algorithm 1's and v^K's
     directions and quadratic forms of the rank-k metrics U diag(lam) U^T exactly; explore on
-    the top-k path returns the same solutions as explore on those matrices."""
+    the top-k path returns the same solutions as explore on those matrices, and the walk runs
+    from it."""
     problem = _colour_problem(32)
     z = torch.randn(1, 512, generator=torch.Generator().manual_seed(6))
     problem = InverseProblem(problem.generator, problem.operator, problem.operator(
@@ -178,3 +179,5 @@ def test_directions_from_spectra_equal_those_of_the_rank_k_matrices() -> None:
     dense = explore(problem, z, H_Y, H_X, Ks=(4, 8), etas=(-1.0, 1.0))
     assert torch.allclose(lean.x, dense.x, atol=1e-4)
     assert torch.allclose(lean.errors, dense.errors, rtol=1e-3, atol=1e-8)
+    walked = explore(problem, z, spectra, method="walk", Ks=(4,), etas=(-1.0, 1.0))
+    assert len(walked.paths) == 2 and walked.errors.max().item() <= walked.tau
