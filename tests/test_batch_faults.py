@@ -249,12 +249,15 @@ def test_a_damaged_item_is_reported_and_redone(tmp_path, client, capsys):
 def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path):
     store = tmp_path / "s.zarr"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "eglass", "run", "--out", str(store), "--count", "20",
+        [sys.executable, "-m", "eglass", "run", "--out", str(store), "--count", "400",
          "--workers", "1", "--no-progress"],
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:
-        deadline = time.monotonic() + 240  # interrupt once items arrive (the cluster is up)
+        # Interrupt once items arrive (the cluster is up). 400 items, so that the run is still
+        # going when the signal comes: with 20, a loaded machine once finished them all
+        # between the first item and the signal (exit 0).
+        deadline = time.monotonic() + 240
         items = store / "items"
         while time.monotonic() < deadline and not (items.is_dir() and any(items.iterdir())):
             time.sleep(0.2)
