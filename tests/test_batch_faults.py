@@ -249,17 +249,18 @@ def test_a_damaged_item_is_reported_and_redone(tmp_path, client, capsys):
 def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path):
     store = tmp_path / "s.zarr"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "eglass", "run", "--out", str(store), "--count", "400",
+        [sys.executable, "-m", "eglass", "run", "--out", str(store), "--count", "60",
          "--workers", "1", "--no-progress"],
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:
-        # Interrupt once items arrive (the cluster is up). 400 items, so that the run is still
-        # going when the signal comes: with 20, a loaded machine once finished them all
-        # between the first item and the signal (exit 0).
+        # Interrupt once the first item is written (the cluster is up and running): an item's
+        # group, not just the items/ folder, which the store makes before the cluster starts
+        # (a signal then, on a loaded machine, landed in the cluster's start-up).
         deadline = time.monotonic() + 240
         items = store / "items"
-        while time.monotonic() < deadline and not (items.is_dir() and any(items.iterdir())):
+        while time.monotonic() < deadline and not (
+                items.is_dir() and any(p.is_dir() for p in items.iterdir())):
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=240)
