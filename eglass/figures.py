@@ -408,7 +408,10 @@ _COSTS = {"forward_s": "one forward", "metrics_exact_s": "both metrics, exact",
 
 
 def scaling_figure(results: Mapping, size: float = 4.0):
-    r"""Cost against problem size (latent dim :math:`d` x pixels), log-log, one series per cost.
+    r"""Cost against problem size (latent dim :math:`d` x pixels), log-log: one colour per
+    cost, one marker per generator family (the name without its resolution:
+    ``biggan-deep``, ``pggan``, ``stylegan2``, ``stylegan2-w+``, ...), each family's points of
+    one cost joined in order of size.
 
     ``results`` is ``benchmarks/results/scale.json``: ``{"models": [{"name", "latent_dim",
     "pixels", "forward_s", "metrics_exact_s", "metrics_topk_s", "algorithm1_s",
@@ -424,17 +427,26 @@ def scaling_figure(results: Mapping, size: float = 4.0):
     if not models:
         raise ValueError("results must be a dict with a non-empty 'models' list, got "
                          f"{type(results).__name__} {str(results)[:80]}")
+    def family(name: str) -> str:
+        return "-".join(part for part in name.split("-") if not part.isdigit())
+
+    families = list(dict.fromkeys(family(m["name"]) for m in models))
+    markers = dict(zip(families, "osD^v<>ph*", strict=False))
+    colours = dict(zip(_COSTS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     fig, ax = plt.subplots(figsize=(1.5 * size, size))
-    for key, label in _COSTS.items():
-        pts = sorted((m["latent_dim"] * m["pixels"], m[key], m["name"]) for m in models
-                     if m.get(key) is not None)
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
-    for m in models:
-        ax.annotate(m["name"], (m["latent_dim"] * m["pixels"], m.get("forward_s") or 1),
-                    fontsize=7, xytext=(3, -9), textcoords="offset points")
+    for key in _COSTS:
+        for kind in families:
+            pts = sorted((m["latent_dim"] * m["pixels"], m[key]) for m in models
+                         if family(m["name"]) == kind and m.get(key) is not None)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", marker=markers[kind],
+                        color=colours[key], markersize=5)
     ax.set(xscale="log", yscale="log", xlabel="latent dim × pixels", ylabel="seconds")
-    ax.legend(fontsize=8)
+    costs = [plt.Line2D([], [], color=colours[k], label=label) for k, label in _COSTS.items()
+             if any(m.get(k) is not None for m in models)]
+    kinds = [plt.Line2D([], [], color="grey", marker=markers[f], linestyle="", label=f)
+             for f in families]
+    ax.legend(handles=costs + kinds, fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
