@@ -152,9 +152,7 @@ def _timed(fn, device):
         torch.cuda.synchronize(device)
     with peak_memory(device) as peak:
         start = time.perf_counter()
-        out = fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        out = _synced(fn, device)()
         seconds = time.perf_counter() - start
     return out, seconds, peak.bytes
 

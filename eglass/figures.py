@@ -427,6 +427,7 @@ def scaling_figure(results: Mapping, size: float = 4.0):
     if not models:
         raise ValueError("results must be a dict with a non-empty 'models' list, got "
                          f"{type(results).__name__} {str(results)[:80]}")
+
     def family(name: str) -> str:
         return "-".join(part for part in name.split("-") if not part.isdigit())
 
