@@ -35,7 +35,6 @@ import warnings
 
 import torch
 from torch.func import grad
-from tqdm.auto import tqdm
 
 from .problem import InverseProblem, accepts_problem
 from .results import Solutions
@@ -46,6 +45,7 @@ from .utils import (
     check_one_of,
     check_positive_int,
     make_generator,
+    progress_bar,
 )
 
 __all__ = ["LR_SCHEDULES", "pulse", "pulse_lr_factor", "langevin"]
@@ -172,7 +172,7 @@ def pulse(
     best_x = None
     steps_used = torch.full((n,), steps, dtype=torch.long, device=device)
     active = torch.ones(n, dtype=torch.bool, device=device)
-    bar = tqdm(total=steps, desc="PULSE", disable=not progress, leave=False)
+    bar = progress_bar(total=steps, desc="PULSE", enabled=progress, leave=False)
     for step in range(steps + 1):  # iterate `step` has had `step` optimizer steps
         g, (err, x) = loss_grad(z)
         if best_x is None:
@@ -297,7 +297,9 @@ def langevin(
     total = burn_in + thin * per_chain
     noise_scale = math.sqrt(2 * step_size)
     kept_z, kept_step = [], []
-    for k in tqdm(range(1, total + 1), desc="Langevin", disable=not progress, leave=False):
+    bar = progress_bar(total=total, desc="Langevin", enabled=progress, leave=False)
+    for k in range(1, total + 1):
+        bar.update(1)
         noise = torch.randn((chains, d), generator=gen, dtype=dtype, device=device)
         z = z - step_size * potential_grad(z) + noise_scale * noise
         if not torch.isfinite(z).all():
@@ -309,6 +311,7 @@ def langevin(
         if k > burn_in and (k - burn_in) % thin == 0:
             kept_z.append(z)
             kept_step.append(k)
+    bar.close()
     zs = torch.stack(kept_z).reshape(-1, d)[:n]  # (per_chain * chains, d), time-major
     chain = torch.arange(chains, device=device).repeat(per_chain)[:n]
     step = torch.tensor(kept_step, device=device).repeat_interleave(chains)[:n]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ __all__ = [
     "check_generator",
     "make_generator",
     "median_time",
+    "progress_bar",
     "stopwatch",
 ]
 
@@ -197,3 +199,57 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+LOG_INTERVAL = 30.0
+"""Seconds between two progress lines when the bar goes to a file or a pipe."""
+
+
+class _Lines:
+    """A stream for tqdm that writes each refresh as one line: no carriage returns in logs."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").rstrip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where tqdm draws a widget)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and "IPKernelApp" in shell.config
+
+
+def progress_bar(*, total: int, desc: str, enabled: bool = True, file=None, **kwargs):
+    """A tqdm bar that suits where it is shown.
+
+    In a notebook, tqdm's widget; on a terminal, the full bar; written to a file or a pipe
+    (a log, CI's output), one plain line every :data:`LOG_INTERVAL` seconds instead of a
+    carriage-return update many times a second. ``kwargs`` go to tqdm (``leave``, ``unit``,
+    ``initial``, ...).
+
+    >>> import io
+    >>> log = io.StringIO()
+    >>> with progress_bar(total=3, desc="fit", file=log, leave=True) as bar:
+    ...     bar.update(3)
+    >>> "\\r" in log.getvalue(), log.getvalue().splitlines()[-1].startswith("fit: 100%")
+    (False, True)
+    """
+    from tqdm import tqdm as plain
+
+    stream = sys.stderr if file is None else file
+    if file is None and _in_notebook():
+        from tqdm.auto import tqdm as widget
+
+        return widget(total=total, desc=desc, disable=not enabled, **kwargs)
+    if getattr(stream, "isatty", lambda: False)():
+        return plain(total=total, desc=desc, disable=not enabled, file=stream, **kwargs)
+    return plain(total=total, desc=desc, disable=not enabled, file=_Lines(stream),
+                 mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL, ascii=True, **kwargs)

@@ -260,10 +260,12 @@ def test_help_explains_every_option():
 
 def test_quick_run_and_report(tmp_path):
     start = time.monotonic()
-    out = _eglass("run", "--quick", "--workers", "2", "--no-progress", cwd=tmp_path,
-                  timeout=300)
+    out = _eglass("run", "--quick", "--workers", "2", cwd=tmp_path, timeout=300)
     seconds = time.monotonic() - start
     assert out.returncode == 0, out.stderr
+    # progress to a pipe (a log): plain lines, no carriage-return updates
+    assert "\r" not in out.stderr and len(out.stderr.splitlines()) < 20, out.stderr
+    assert "measurements: 100%" in out.stderr, out.stderr
     assert "4 of 4 measurements done" in out.stdout
     assert seconds < 120, f"--quick took {seconds:.0f} s"
     rep = _eglass("report", "eglass-quick.zarr", cwd=tmp_path, timeout=120)

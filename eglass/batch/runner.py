@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..utils import check_positive_int
+from ..utils import check_positive_int, progress_bar
 from .config import BatchConfig, check_prior_fits, make_operator
 from .data import item_indices, load_inputs, source
 from .item import safe_item
@@ -150,8 +150,6 @@ def run(config: BatchConfig, *, client=None, workers: int | None = None,
 def _run_locked(config: BatchConfig, prior, names, indices, client, workers, scheduler,
                 progress: bool, begin: float) -> RunSummary:
     """:func:`run` once its config is checked and its store's lock is held."""
-    from tqdm.auto import tqdm
-
     sha256 = prior_digest(prior)
     root = open_store(config, sha256, prior=describe_prior(prior))
     done = done_items(root)
@@ -166,8 +164,8 @@ def _run_locked(config: BatchConfig, prior, names, indices, client, workers, sch
         cluster = None
         if own:
             client, cluster = make_client(workers, scheduler)
-        bar = tqdm(total=len(indices), initial=len(done), desc="measurements", unit="item",
-                   disable=not progress)
+        bar = progress_bar(total=len(indices), initial=len(done), desc="measurements",
+                           unit="item", enabled=progress)
         try:
             failed.update(_run_on(client, root, config, inputs, todo, sha256, bar))
         finally:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
+
+from ..utils import progress_bar
 
 __all__ = ["adam_fit"]
 
@@ -48,7 +49,7 @@ def adam_fit(
     frozen = [t.detach().clone() for t in tensors]
     done = torch.zeros(n, dtype=torch.bool, device=tensors[0].device)
     history = []
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(total=steps, desc=desc, enabled=progress, leave=False)
     for step in range(steps + 1):
         errs, loss = errors_fn(*tensors)
         errs = errs.detach().view(restarts, n)
