@@ -66,6 +66,13 @@ _GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)[^`]*`")  # {glue:text}`key:
 _GLUE_CALL = re.compile(r"""\bglue\(\s*["']([^"']+)["']""")  # glue("key", value, ...)
 
 
+def test_the_glue_patterns_find_roles_and_calls():
+    prose = "{glue:text}`ch_a:.2f` s, {glue}`ch_b`, {glue:figure}`ch_c`, {cite}`ch_d`"
+    assert _GLUE_ROLE.findall(prose) == ["ch_a", "ch_b", "ch_c"]
+    assert _GLUE_CALL.findall("glue('ch_a', 1.0)\nglue(\"ch_b\", x, display=False)") == [
+        "ch_a", "ch_b"]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_glued_number_in_the_prose_is_glued_by_a_cell(path):
     cells = json.loads(path.read_text())["cells"]
