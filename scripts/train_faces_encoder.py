@@ -11,7 +11,7 @@ in turn and back with their pseudo-inverses; the encoder is a
 ``faces-encoder.pt`` (the inner ``LatentEncoder``, :func:`eglass.checkpoints.save_checkpoint`)
 and its entry in ``registry.json`` under ``--out`` (default: the package's weights folder),
 and prints how well its guess fits held-out samples. ``tests/test_faces.py`` retrains with
-the same recipe and compares the weights.
+the same recipe and compares the weights and the guesses (``tests/references.py``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@
 writes ``mnist-cnn.pt`` and ``mnist-dcgan.pt`` into ``eglass/weights/`` (or ``--out``),
 records their SHA-256 in ``registry.json`` and the quality figures in ``quality.json``.
 Deterministic for a given seed and thread count (``--threads``, default 2: the shipped
-weights were trained with two threads). Measured wall time on the 2-core machine, otherwise
+weights were trained with two threads) on one CPU; on a CPU with other instruction sets the
+kernels sum in another order and the weights drift (``tests/references.py`` says how far
+the tests let them). Measured wall time on the 2-core machine, otherwise
 idle: 41 min in all -- 1.4 min (classifier) + 37 min (generator, 15,000 steps, with a
 quality check of 2,000 samples every 1,000 steps) + 2.2 min (quality figures).
 ``--only classifier|generator|encoder`` retrains one network (the encoder, about a

@@ -1,12 +1,46 @@
-"""Shared test fixtures. Tests run on the CPU with at most two threads (the CI machine)."""
+"""Shared test fixtures. Tests run on the CPU with at most two threads (the CI machine).
+
+Tests that compare with numbers recorded on another machine carry the ``stored_reference``
+marker (every docstring example counts as one: it prints recorded numbers). ``make test`` runs
+them once more with torch's CPU kernels limited to older instruction sets
+(``ATEN_CPU_CAPABILITY=avx2`` / ``default``, see the Makefile), so that a CPU unlike the one
+that recorded them is simulated here; ``EGLASS_EXPECT_CPU_CAPABILITY`` then names the level the
+run must really be on, and the session stops if torch runs above it (a variable not taken up
+would make the stage test nothing).
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 from torch import nn
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+CAPABILITY_ORDER = ("DEFAULT", "AVX2", "AVX512")
+
+
+def pytest_report_header(config):
+    return f"torch CPU capability: {torch.backends.cpu.get_cpu_capability()}"
+
+
+def pytest_sessionstart(session):
+    expected = os.environ.get("EGLASS_EXPECT_CPU_CAPABILITY")
+    if expected is None:
+        return
+    actual = torch.backends.cpu.get_cpu_capability()
+    if CAPABILITY_ORDER.index(actual) > CAPABILITY_ORDER.index(expected.upper()):
+        raise pytest.UsageError(
+            f"EGLASS_EXPECT_CPU_CAPABILITY={expected} but torch runs its CPU kernels at "
+            f"{actual}: ATEN_CPU_CAPABILITY was not taken up")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if isinstance(item, pytest.DoctestItem):
+            item.add_marker(pytest.mark.stored_reference)
 
 
 class TinyGenerator(nn.Module):

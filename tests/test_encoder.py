@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import torch
+from references import assert_retrained_like_shipped
 
 from eglass import models, training
 from eglass.comparison import run_eglass
@@ -60,8 +61,11 @@ def test_shipped_encoder_is_registered_and_hash_checked(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.stored_reference
 def test_training_script_reproduces_the_shipped_encoder(G):
-    """The recipe of scripts/train_prior.py (one thread, seed 0) gives the shipped weights."""
+    """The recipe of scripts/train_prior.py (one thread, seed 0) gives the shipped encoder:
+    bit for bit on the machine that trained it, and elsewhere within the bounds of
+    tests/references.py on its weights and on how well its guess fits held-out digits."""
     script = _train_prior_script()
     cfg = script.DEFAULTS["encoder"]
     assert models.registry()["mnist-encoder"]["operators"] == cfg["operators"]
@@ -74,9 +78,10 @@ def test_training_script_reproduces_the_shipped_encoder(G):
             **{k: cfg[k] for k in ("samples", "steps", "batch_size", "lr", "width")})
     finally:
         torch.set_num_threads(threads)
-    shipped = models.load_encoder().state_dict()
-    for name, tensor in E.state_dict().items():
-        torch.testing.assert_close(tensor, shipped[name], rtol=1e-5, atol=1e-6, msg=name)
+    x, _ = mnist("test")
+    problems = {name: problems[name] for name in cfg["operators"]}
+    assert_retrained_like_shipped(
+        training.compare_encoders(E, models.load_encoder(), G, problems, x[::5]))
 
 
 def test_train_encoder_is_seeded_and_checks_its_input():

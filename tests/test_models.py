@@ -178,6 +178,7 @@ def test_generator_under_torch_func_and_float64(G):
 
 
 # ----------------------------------------------------------------------------- classifier
+@pytest.mark.stored_reference
 def test_classifier_accuracy_on_held_out_test(clf):
     x, y = mnist("test")
     assert training.accuracy(clf, x, y) >= 0.97

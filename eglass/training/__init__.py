@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .augment import cutout, diff_augment, random_affine, translate
 from .classifier import accuracy, train_classifier
-from .encoder import train_encoder
+from .encoder import EncoderComparison, compare_encoders, train_encoder
 from .gan import recalibrate_batchnorm, sample, train_generator
 from .quality import embeddings, frechet_distance, invert_latent, nearest_neighbours, sample_quality
 
@@ -45,4 +45,6 @@ __all__ = [
     "invert_latent",
     "nearest_neighbours",
     "train_encoder",
+    "compare_encoders",
+    "EncoderComparison",
 ]

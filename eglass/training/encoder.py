@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..evaluate import measurement_error
 from ..networks import LatentEncoder
 from ..utils import check_generator, check_positive_int, make_generator
 
@@ -31,7 +33,8 @@ def train_encoder(
     (round robin) and back with the operator's pseudo-inverse, :math:`u = A^\dagger A G(z)`,
     and fits :math:`\|E(u) - z\|^2` (Adam, one-cycle learning rate peaking at ``lr``). Only
     generator samples are seen: no real image, so no held-out digit leaks into the guess.
-    Deterministic for a given ``seed`` and thread count.
+    Deterministic for a given ``seed`` and thread count on one CPU (another instruction set
+    sums in another order: :func:`compare_encoders` says how far that moved it).
 
     Args:
         G: generator (eval mode) with ``latent_dim``.
@@ -87,3 +90,60 @@ def train_encoder(
     encoder.eval()
     encoder.requires_grad_(False)
     return encoder
+
+
+@dataclass(frozen=True)
+class EncoderComparison:
+    r"""How a retrained encoder compares with a reference one (e.g. the shipped weights).
+
+    ``weight_drift``: per floating-point parameter or buffer, :math:`\|a - b\|_F / \|b\|_F`;
+    ``guess_error``: per operator, the median measurement error
+    (:func:`eglass.evaluate.measurement_error`) of the guess :math:`G(E(A^\dagger A x))` on the
+    truths ``x``, as ``(trained, reference)``.
+    """
+
+    weight_drift: dict[str, float]
+    guess_error: dict[str, tuple[float, float]]
+
+    @property
+    def max_drift(self) -> float:
+        """The largest relative change of any tensor."""
+        return max(self.weight_drift.values())
+
+    @property
+    def worst_ratio(self) -> float:
+        """The largest ``max(a/b, b/a)`` of the guess errors over the operators (1 = equal)."""
+        return max(max(a / b, b / a) for a, b in self.guess_error.values())
+
+
+def compare_encoders(trained: nn.Module, reference: nn.Module, G: nn.Module,
+                     operators: dict[str, Callable], x: torch.Tensor) -> EncoderComparison:
+    r"""Compare two encoders of the same architecture: their weights and their guesses.
+
+    Retraining an encoder on another CPU (other instruction sets, so other summation orders
+    in the kernels) does not give the same bits after thousands of Adam steps; what must
+    survive is that the weights stay close and that the guess fits the measurements as well.
+    ``operators``: name -> operator with ``A_dagger``; ``x``: truths ``(N, C, H, W)``.
+
+    >>> from eglass.models import Generator
+    >>> from eglass.operators import SuperResolution
+    >>> G = Generator(latent_dim=8, width=8).eval()
+    >>> E = train_encoder(G, [SuperResolution(4)], samples=64, steps=3, batch_size=16, width=4)
+    >>> c = compare_encoders(E, E, G, {"SR x4": SuperResolution(4)}, G(torch.randn(4, 8)))
+    >>> c.max_drift, c.worst_ratio
+    (0.0, 1.0)
+    """
+    a, b = trained.state_dict(), reference.state_dict()
+    if a.keys() != b.keys():
+        raise ValueError(f"the encoders differ in their tensors: {sorted(a.keys() ^ b.keys())}")
+    drift = {name: ((a[name].double() - b[name].double()).norm()
+                    / b[name].double().norm().clamp_min(1e-30)).item()
+             for name in a if a[name].is_floating_point()}
+    errors = {}
+    with torch.no_grad():
+        for name, A in operators.items():
+            y = A(x)
+            u = A.A_dagger(y)
+            errors[name] = tuple(measurement_error(A, G(E(u)), y).median().item()
+                                 for E in (trained, reference))
+    return EncoderComparison(drift, errors)
