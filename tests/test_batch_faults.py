@@ -88,6 +88,18 @@ def test_refused_run_leaves_no_file(tmp_path, capsys, args, needle):
     assert list(tmp_path.iterdir()) == []  # neither the store nor its lock
 
 
+def test_run_item_refuses_ks_beyond_the_latent_size_before_any_work(monkeypatch):
+    """run checks Ks against the prior before its store is touched (above); run_item, called
+    on its own, does the same before the first solution (not after the inversion)."""
+    config = batch.BatchConfig(**{**TINY, "Ks": (4, 100)})
+    y = batch.load_inputs(config, [0])[0]["y"]
+    monkeypatch.setattr("eglass.batch.item.starting_points",
+                        lambda *a, **k: pytest.fail("run_item started the work"))
+    with pytest.raises(ValueError, match=r"Ks must be at most the latent size 64 of prior "
+                                         r"'mnist-dcgan' .*got \[4, 100\]"):
+        batch.run_item(config, 0, y)
+
+
 def test_a_folder_that_is_not_a_store_is_left_untouched(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
