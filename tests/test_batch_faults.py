@@ -257,6 +257,27 @@ def test_a_damaged_item_is_reported_and_redone(tmp_path, client, capsys):
         assert np.array_equal(after["x"], before[i]["x"]), i
 
 
+def test_a_refused_store_is_left_as_it_was(tmp_path):
+    """open_store checks what it would write before it writes: metadata JSON cannot hold is
+    refused naming the key, leaving the path absent (or the empty folder empty). A
+    pathlib.Path is a path: accepted for store and data, recorded as its str."""
+    config = batch.BatchConfig(count=1, store=str(tmp_path / "new.zarr"))
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    for target in (config, config.replace(store=str(empty))):
+        with pytest.raises(TypeError, match=r"the store's metadata\['generator_sha256'\] must "
+                                            r"be JSON data .*got bytes b'ab'"):
+            batch.open_store(target, b"ab")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.zarr"]
+    assert list(empty.iterdir()) == []
+    with pytest.raises(TypeError, match="store must be a path .*got int 5"):
+        batch.BatchConfig(store=5)
+    path = batch.BatchConfig(count=1, store=tmp_path / "p.zarr", data=tmp_path / "digits")
+    assert path.store == str(tmp_path / "p.zarr") and path.data == str(tmp_path / "digits")
+    root = batch.open_store(path, None)
+    assert root.attrs["config"]["store"] == str(tmp_path / "p.zarr")
+
+
 def _signals(pid) -> str:
     """The signal masks of a process (blocked, ignored, caught), for a failure message."""
     try:

@@ -11,6 +11,7 @@ weights' SHA-256, the seed); one group per item, ``items/00012``, with the array
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import time
@@ -94,11 +95,25 @@ def open_store(config: BatchConfig, sha256: str | None, *, prior: dict | None = 
         root = _open_existing(path, "r+")
         _check_same(path, root, config, sha256)
         return root
+    attrs = dict(format=FORMAT, config=config.to_dict(), metadata=metadata(config, sha256, prior))
+    _check_json(attrs)  # before anything is written: a refused store leaves no file behind
     root = zarr.open_group(str(path), mode="w")
-    root.attrs.update(format=FORMAT, config=config.to_dict(),
-                      metadata=metadata(config, sha256, prior))
+    root.attrs.update(attrs)
     root.require_group("items")
     return root
+
+
+def _check_json(attrs: dict) -> None:
+    """A TypeError naming the first entry of the store's attributes that JSON cannot hold."""
+    for section, values in attrs.items():
+        for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as err:
+                where = section if key is None else f"{section}[{key!r}]"
+                raise TypeError(f"the store's {where} must be JSON data (str, number, bool, "
+                                f"None, list, dict), got {type(value).__name__} {value!r}"
+                                ) from err
 
 
 def _is_store(path: Path) -> bool:
