@@ -147,8 +147,15 @@ def _item_name(index: int) -> str:
     return f"{index:05d}"
 
 
-# The arrays of every done item (x_true only where the truth is known).
+# The arrays of every done item (and x_true where the images are measured here).
 ITEM_ARRAYS = ("y", "z0", "x0", "z", "x", "errors", "feasible", "method", "mean", "std")
+
+
+def _item_arrays(root) -> tuple[str, ...]:
+    """The arrays every done item of the store has: :data:`ITEM_ARRAYS`, and ``x_true``
+    where the run measured images itself (``data_kind="images"``: the truth is known)."""
+    known = dict(root.attrs.get("config", {})).get("data_kind") == "images"
+    return ITEM_ARRAYS + (("x_true",) if known else ())
 
 
 def _item_names(root) -> list[str]:
@@ -160,19 +167,23 @@ def _item_names(root) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def _state(items, name: str) -> tuple[str, str | None]:
-    """``("done" | "failed" | "damaged", message)`` of one item group."""
+def _state(items, name: str, arrays: tuple[str, ...]) -> tuple[str, str | None]:
+    """``("done" | "failed" | "damaged", message)`` of one item group; a damaged one's
+    message names the array (``arrays``: those a done item has) that is missing or
+    unreadable."""
+    what = "its zarr.json"
     try:
         group = items[name]
         attrs = dict(group.attrs)
         if attrs.get("done") is not True:
             return "failed", attrs.get("error") or "unfinished (a run stopped mid-write)"
-        for key in ITEM_ARRAYS:
+        for key in arrays:
+            what = f"array {key!r}"
             if key not in group:  # (a lost chunk cannot be told from one of fill values)
-                return "damaged", f"array {key!r} is missing"
+                return "damaged", f"{what} is missing"
             group[key]  # its metadata reads
     except (ValueError, KeyError, OSError) as err:  # a truncated zarr.json included
-        return "damaged", f"unreadable ({type(err).__name__}: {err})"
+        return "damaged", f"{what} is unreadable ({type(err).__name__}: {err})"
     return "done", None
 
 
@@ -180,9 +191,14 @@ def item_states(root) -> dict[int, tuple[str, str | None]]:
     """Each item's ``(state, message)``: ``"done"`` (complete), ``"failed"`` (its error, or
     unfinished) or ``"damaged"`` (marked done, but a file is unreadable or missing). Resume
     redoes every item that is not ``"done"``; :func:`eglass.batch.report` lists the others."""
-    names = _item_names(root)
-    items = root["items"] if names else None
-    return {int(name): _state(items, name) for name in names}
+    try:
+        names = _item_names(root)
+        items = root["items"] if names else None
+    except (ValueError, KeyError, OSError) as err:
+        raise ValueError(f"the store's items group (items/zarr.json) cannot be read "
+                         f"({type(err).__name__}: {err})") from err
+    arrays = _item_arrays(root)
+    return {int(name): _state(items, name, arrays) for name in names}
 
 
 def done_items(root) -> set[int]:
