@@ -321,6 +321,18 @@ def test_a_truncated_file_in_one_item_is_named(tmp_path, capsys):
         batch.report(store)
 
 
+def test_a_store_without_items_is_reported_empty(tmp_path, capsys):
+    """A store made but stopped before its first item: zero items, every file written."""
+    store = tmp_path / "s.zarr"
+    batch.open_store(batch.BatchConfig(count=2, store=str(store)), None)
+    assert cli.main(["report", str(store)]) == 0
+    summary = json.loads((tmp_path / "s-report.json").read_text())
+    assert summary["items"] == 0 and summary["failed"] == summary["damaged"] == {}
+    assert summary["feasible_fraction"] is None and summary["tau"] is None
+    assert "| measurements done | 0 |" in (tmp_path / "s-report.md").read_text()
+    assert (tmp_path / "s-uncertainty.png").stat().st_size > 0
+
+
 def test_a_refused_store_is_left_as_it_was(tmp_path):
     """open_store checks what it would write before it writes: metadata JSON cannot hold is
     refused naming the key, leaving the path absent (or the empty folder empty). A

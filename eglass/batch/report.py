@@ -29,8 +29,10 @@ def _nanmean(values) -> float | None:
 def _tau(summary: dict) -> str:
     """The feasibility level of a run, and where it came from."""
     tau, c = summary["tau"], summary["config"]
-    if c["tau"] is not None or tau is None or not c["noise"]:
-        return f"{c['tau'] if c['tau'] is not None else tau:g}"
+    if tau is None:  # no item done, and the level comes from them
+        return "–"
+    if c["tau"] is not None or not c["noise"]:
+        return f"{tau:g}"
     return f"{tau:.3g} from the noise {c['noise']:g}"
 
 
