@@ -343,6 +343,25 @@ def test_rosinality_args_must_fit_the_weights(tmp_path, net):
 
 # --- refusals -----------------------------------------------------------------------------
 
+def test_values_that_are_not_tensors_are_named(tmp_path, net):
+    state = {**net.state_dict(), "synthesis.b8.conv1.noise_strength": 0.5}
+    torch.save(state, tmp_path / "sd.pt")
+    with pytest.raises(ValueError, match=r"sd.pt: the state dict must map parameter names to "
+                                         r"tensors, but 'synthesis.b8.conv1.noise_strength' "
+                                         r"is of type float"):
+        load_stylegan(tmp_path / "sd.pt")
+    g_ema, w_avg = from_upstream(net.state_dict(), net.config)
+    torch.save({"g_ema": {**g_ema, "noises.noise_3": 7}, "latent_avg": w_avg},
+               tmp_path / "ros.pt")
+    with pytest.raises(ValueError, match=r"ros.pt: g_ema must map parameter names to tensors, "
+                                         r"but 'noises.noise_3' is of type int"):
+        load_stylegan(tmp_path / "ros.pt")
+    torch.save({"g_ema": g_ema, "latent_avg": [0.0] * 16}, tmp_path / "avg.pt")
+    with pytest.raises(ValueError, match=r"avg.pt: the checkpoint must map parameter names to "
+                                         r"tensors, but 'latent_avg' is of type list"):
+        load_stylegan(tmp_path / "avg.pt")
+
+
 def test_only_namespace_is_allowed_besides_tensors(tmp_path, net):
     g_ema, _ = from_upstream(net.state_dict(), net.config)
     torch.save({"g_ema": g_ema, "args": argparse.Namespace(size=16),
