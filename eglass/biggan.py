@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.utils.spectral_norm import SpectralNorm
 
-from .checkpoints import check_finite_state, check_sha256, state_mismatch
+from .checkpoints import check_finite_state, check_sha256, check_state, state_mismatch
 from .utils import check_number, check_positive_int
 
 __all__ = ["BigGANGenerator", "biggan_config", "random_biggan", "save_biggan", "load_biggan"]
@@ -193,10 +193,7 @@ def load_biggan(
         raise ValueError(f"{folder / WEIGHTS_NAME} is not a loadable BigGAN state dict: "
                          f"torch.load(weights_only=True) refused it ({type(err).__name__}: "
                          f"{first}); an empty or truncated file included") from err
-    if not isinstance(state, dict):
-        raise ValueError(
-            f"{folder / WEIGHTS_NAME} holds a {type(state).__name__}, expected a state dict"
-        )
+    check_state(folder / WEIGHTS_NAME, "the file", state)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # every value is overwritten below; the seed only keeps init quiet
         model = ppb.BigGAN(config)

@@ -29,6 +29,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "check_sha256",
+    "check_state",
     "state_mismatch",
     "check_finite_state",
     "load_shipped",
@@ -142,9 +143,27 @@ def read_checkpoint(path: Path) -> tuple[str, dict, dict]:
         raise ValueError(
             f"{path}: 'config' must be a dict of constructor arguments, got {type(config).__name__}"
         )
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path}: 'state_dict' must map parameter names to tensors")
-    return arch, config, state
+    return arch, config, check_state(path, "'state_dict'", state)
+
+
+def check_state(source, name: str, state) -> dict:
+    """``state`` if it maps parameter names to tensors; a ValueError naming ``source`` (the
+    file), ``name`` (its entry) and the type found otherwise: of ``state`` itself, or of the
+    first value that is not a tensor, with its key.
+
+    >>> check_state("g.pt", "avgG", {"fc.weight": 1.5})
+    Traceback (most recent call last):
+    ...
+    ValueError: g.pt: avgG must map parameter names to tensors, but 'fc.weight' is of type float
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{source}: {name} must map parameter names to tensors (a state "
+                         f"dict), got type {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{source}: {name} must map parameter names to tensors, but "
+                             f"{key!r} is of type {type(value).__name__}")
+    return state
 
 
 def state_mismatch(expected: dict, given: dict) -> list[str]:

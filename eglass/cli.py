@@ -256,6 +256,9 @@ def _report(args: argparse.Namespace) -> int:
 
     summary = report(args.store, args.out, sample=args.sample, seed=args.seed)
     print("\n".join(summary["files"].values()))
+    for state in ("failed", "damaged"):
+        for index, message in summary[state].items():
+            print(f"  item {index} {state}: {message}", file=sys.stderr)
     return 1 if summary["failed"] or summary["damaged"] else 0
 
 

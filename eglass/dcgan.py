@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import check_sha256, state_mismatch
+from .checkpoints import check_sha256, check_state, state_mismatch
 from .utils import check_positive_int, format_shape
 
 __all__ = ["DCGANGenerator", "dcgan_sizes", "load_dcgan"]
@@ -115,12 +115,10 @@ def _read_state(path: Path, key: str | None) -> dict:
             raise ValueError(f"{path} has no state dict under key {key!r}; its entries that "
                              f"are dicts: {held}")
         ckpt = ckpt[key]
-    elif not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+    elif held:  # a dict of dicts: the generator's state dict is one of them
         raise ValueError(f"{path} is not a bare state dict; pass key= one of its entries "
                          f"that are dicts: {held} (e.g. key='netG_state_dict')")
-    if any(not isinstance(v, torch.Tensor) for v in ckpt.values()):
-        raise ValueError(f"{path}: the state dict{'' if key is None else f' under {key!r}'} "
-                         "must map parameter names to tensors")
+    check_state(path, "the state dict" + ("" if key is None else f" under {key!r}"), ckpt)
     prefix = "module."  # saved from nn.DataParallel (the tutorial's ngpu > 1)
     if ckpt and all(k.startswith(prefix) for k in ckpt):
         ckpt = {k[len(prefix):]: v for k, v in ckpt.items()}

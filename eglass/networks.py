@@ -225,8 +225,13 @@ class LatentEncoder(nn.Module):
         """Constructor arguments, as stored by :func:`eglass.checkpoints.save_checkpoint`."""
         return {"latent_dim": self.latent_dim, "width": self.width, "channels": self.channels}
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images it reads."""
+        return (self.channels, 32, 32)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1:] != (self.channels, 32, 32):
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"LatentEncoder expects images (N,{self.channels},32,32), got "
                              f"{format_shape(x.shape)}")
         return self.body(x)

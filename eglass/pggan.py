@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import check_finite_state, check_sha256, state_mismatch
+from .checkpoints import check_finite_state, check_sha256, check_state, state_mismatch
 from .utils import check_number, check_positive_int
 
 __all__ = ["BaseConfig", "PGGANGenerator", "pggan_config", "random_pggan", "load_pggan",
@@ -283,7 +283,7 @@ def load_pggan(
         raise ValueError(f"{path}: {err}") from err
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: not the caller's
         G = PGGANGenerator.from_config(config)
-    problems = state_mismatch(G.state_dict(), ckpt[which])
+    problems = state_mismatch(G.state_dict(), check_state(path, which, ckpt[which]))
     if problems:
         raise ValueError(f"{path}: {which} does not fit its config: " + "; ".join(problems))
     check_finite_state(path, which, ckpt[which])

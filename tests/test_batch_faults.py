@@ -88,6 +88,18 @@ def test_refused_run_leaves_no_file(tmp_path, capsys, args, needle):
     assert list(tmp_path.iterdir()) == []  # neither the store nor its lock
 
 
+def test_run_item_refuses_ks_beyond_the_latent_size_before_any_work(monkeypatch):
+    """run checks Ks against the prior before its store is touched (above); run_item, called
+    on its own, does the same before the first solution (not after the inversion)."""
+    config = batch.BatchConfig(**{**TINY, "Ks": (4, 100)})
+    y = batch.load_inputs(config, [0])[0]["y"]
+    monkeypatch.setattr("eglass.batch.item.starting_points",
+                        lambda *a, **k: pytest.fail("run_item started the work"))
+    with pytest.raises(ValueError, match=r"Ks must be at most the latent size 64 of prior "
+                                         r"'mnist-dcgan' .*got \[4, 100\]"):
+        batch.run_item(config, 0, y)
+
+
 def test_a_folder_that_is_not_a_store_is_left_untouched(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -226,12 +238,12 @@ def test_a_damaged_item_is_reported_and_redone(tmp_path, client, capsys):
     assert batch.run(config, client=client, progress=False).ok
     before = {i: batch.read_item(zarr.open_group(str(store), mode="r"), i) for i in (1, 2)}
     (store / "items" / "00001" / "zarr.json").write_text('{"zarr_fo')  # truncated
-    shutil.rmtree(store / "items" / "00002" / "x")  # an array lost
+    shutil.rmtree(store / "items" / "00002" / "x_true")  # an array lost (the truth's too)
     root = zarr.open_group(str(store), mode="r")
     states = batch.item_states(root)
     assert states[0] == ("done", None)
     assert states[1][0] == "damaged" and "unreadable" in states[1][1]
-    assert states[2] == ("damaged", "array 'x' is missing")
+    assert states[2] == ("damaged", "array 'x_true' is missing")
     assert batch.done_items(root) == {0}
     assert cli.main(["report", str(store)]) == 1  # one line per file written, exit 1
     summary = json.loads((tmp_path / "s-report.json").read_text())
@@ -243,6 +255,103 @@ def test_a_damaged_item_is_reported_and_redone(tmp_path, client, capsys):
     for i in (1, 2):
         after = batch.read_item(root, i)
         assert np.array_equal(after["x"], before[i]["x"]), i
+        assert np.array_equal(after["x_true"], before[i]["x_true"]), i
+
+
+def _written_store(path: Path, n: int = 3, data_kind: str = "images") -> Path:
+    """A store of ``n`` done items written by hand (made-up numbers of the right shapes):
+    what a run leaves, without running one."""
+    root = batch.open_store(batch.BatchConfig(count=n, data_kind=data_kind, store=str(path)),
+                            None)
+    f = np.float32
+    result = dict(z0=np.zeros((1, 64), f), x0=np.zeros((1, 1, 32, 32), f),
+                  z=np.zeros((2, 64), f), x=np.ones((2, 1, 32, 32), f), errors=np.ones(2, f),
+                  feasible=np.array([True, False]), method=np.zeros(2, np.int8),
+                  mean=np.zeros((1, 32, 32), f), std=np.ones((1, 32, 32), f), x0_error=0.1,
+                  tau=0.01, diversity=0.3, classes=2, n_feasible=1, seed=1, seconds=1.0)
+    truth = np.ones((1, 32, 32), f) if data_kind == "images" else None
+    for i in range(n):
+        batch.write_item(root, i, dict(name=f"item-{i}", y=np.ones((1, 4, 4), f),
+                                       x_true=truth), result)
+    return path
+
+
+def _report_names(capsys, store: Path, *lines: str) -> dict:
+    """``eglass report STORE``: exit 1, each of ``lines`` on stderr; the summary."""
+    assert cli.main(["report", str(store)]) == 1
+    err = capsys.readouterr().err
+    for line in lines:
+        assert line in err, err
+    return json.loads(store.with_name(store.stem + "-report.json").read_text())
+
+
+def test_a_done_item_missing_an_array_is_not_done(tmp_path, capsys):
+    """Every array of a done item is checked, the truth's too where the run measured images:
+    the item is redone on resume (done_items is what run skips) and report names it and the
+    array; a store of measurements (no truth) has none to miss."""
+    import zarr
+
+    store = _written_store(tmp_path / "s.zarr")
+    shutil.rmtree(store / "items" / "00000" / "x_true")
+    shutil.rmtree(store / "items" / "00002" / "mean")
+    root = zarr.open_group(str(store), mode="r")
+    assert batch.item_states(root)[0] == ("damaged", "array 'x_true' is missing")
+    assert batch.done_items(root) == {1}
+    summary = _report_names(capsys, store, "item 0 damaged: array 'x_true' is missing",
+                            "item 2 damaged: array 'mean' is missing")
+    assert summary["items"] == 1 and list(summary["damaged"]) == ["0", "2"]
+    measured = _written_store(tmp_path / "m.zarr", data_kind="measurements")
+    assert batch.done_items(zarr.open_group(str(measured), mode="r")) == {0, 1, 2}
+
+
+def test_a_truncated_file_in_one_item_is_named(tmp_path, capsys):
+    """A cut zarr.json of an item's array (or of the item) makes it damaged, named with the
+    array; a cut chunk, found only when report reads the data, is named with the item's
+    folder; a cut items/zarr.json is one error naming it."""
+    store = _written_store(tmp_path / "s.zarr")
+    (store / "items" / "00001" / "x_true" / "zarr.json").write_text('{"zarr_fo')
+    (chunk,) = (p for p in (store / "items" / "00002" / "x" / "c").rglob("*") if p.is_file())
+    chunk.write_bytes(chunk.read_bytes()[:5])
+    summary = _report_names(capsys, store, "item 1 damaged: array 'x_true' is unreadable "
+                            "(JSONDecodeError", "item 2 damaged: its data is unreadable")
+    assert summary["items"] == 1 and "delete items/00002" in summary["damaged"]["2"]
+    (store / "items" / "zarr.json").write_text('{"zarr_fo')
+    with pytest.raises(ValueError, match=r"the store's items group \(items/zarr.json\) "
+                                         r"cannot be read \(JSONDecodeError"):
+        batch.report(store)
+
+
+def test_a_store_without_items_is_reported_empty(tmp_path, capsys):
+    """A store made but stopped before its first item: zero items, every file written."""
+    store = tmp_path / "s.zarr"
+    batch.open_store(batch.BatchConfig(count=2, store=str(store)), None)
+    assert cli.main(["report", str(store)]) == 0
+    summary = json.loads((tmp_path / "s-report.json").read_text())
+    assert summary["items"] == 0 and summary["failed"] == summary["damaged"] == {}
+    assert summary["feasible_fraction"] is None and summary["tau"] is None
+    assert "| measurements done | 0 |" in (tmp_path / "s-report.md").read_text()
+    assert (tmp_path / "s-uncertainty.png").stat().st_size > 0
+
+
+def test_a_refused_store_is_left_as_it_was(tmp_path):
+    """open_store checks what it would write before it writes: metadata JSON cannot hold is
+    refused naming the key, leaving the path absent (or the empty folder empty). A
+    pathlib.Path is a path: accepted for store and data, recorded as its str."""
+    config = batch.BatchConfig(count=1, store=str(tmp_path / "new.zarr"))
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    for target in (config, config.replace(store=str(empty))):
+        with pytest.raises(TypeError, match=r"the store's metadata\['generator_sha256'\] must "
+                                            r"be JSON data .*got bytes b'ab'"):
+            batch.open_store(target, b"ab")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.zarr"]
+    assert list(empty.iterdir()) == []
+    with pytest.raises(TypeError, match="store must be a path .*got int 5"):
+        batch.BatchConfig(store=5)
+    path = batch.BatchConfig(count=1, store=tmp_path / "p.zarr", data=tmp_path / "digits")
+    assert path.store == str(tmp_path / "p.zarr") and path.data == str(tmp_path / "digits")
+    root = batch.open_store(path, None)
+    assert root.attrs["config"]["store"] == str(tmp_path / "p.zarr")
 
 
 def _signals(pid) -> str:

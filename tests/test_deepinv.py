@@ -240,6 +240,28 @@ def test_a_physics_that_measures_nothing_or_holds_nan_is_refused(make, match):
         from_deepinv(make())
 
 
+def test_a_mask_changed_after_wrapping_is_checked_at_its_next_use():
+    """deepinv physics are mutable: a NaN mask set after wrapping (update_parameters, or an
+    in-place edit) is refused at the next use, naming it; a finite new mask is used, by the
+    float64 copy too."""
+    mask = torch.ones(1, 8, 8).index_fill(1, torch.tensor([2]), 0.0)
+    inpainting = physics.Inpainting((1, 8, 8), mask=mask)
+    op, x = from_deepinv(inpainting), randn((1, 1, 8, 8)).float()
+    op(x.double())  # makes the float64 copy
+    inpainting.update_parameters(mask=mask.flip(1))
+    assert torch.equal(op(x.double()).float(), inpainting.A(x))
+    nan = r"Inpainting.mask contains 8 NaN/inf value\(s\) out of 64 .*expected finite"
+    inpainting.update_parameters(mask=mask.index_fill(1, torch.tensor([5]), float("nan")))
+    for use in (op, op.A_adjoint, op.A_dagger):
+        with pytest.raises(ValueError, match=nan):
+            use(x)
+    inpainting.update_parameters(mask=mask)
+    op(x)
+    inpainting.mask[..., 3, :] = float("inf")  # in place
+    with pytest.raises(ValueError, match=r"Inpainting.mask contains 8 NaN/inf"):
+        op(x)
+
+
 def test_a_noise_model_is_not_checked():
     """eglass does not apply the physics' noise model, so it does not judge it either."""
     noisy = physics.Denoising(noise_model=physics.GaussianNoise(sigma=float("inf")))

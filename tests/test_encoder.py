@@ -153,11 +153,44 @@ def test_fast_start_and_init_reject_bad_input(G):
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="init contains 1 NaN"):
         invert(problem, "latent", init=bad, progress=False)
-    with pytest.raises(ValueError, match="encoder gives 8-d latents"):
+    with pytest.raises(ValueError, match=r"gives 8-d latents; .*takes latent_dim=64"):
         first_guess(problem, models.LatentEncoder(latent_dim=8, width=4))
     no_dagger = InverseProblem(G, lambda x: x[..., ::8, ::8], A(G(torch.zeros(1, 64))))
     with pytest.raises(TypeError, match="has no A_dagger"):
         fast_start(no_dagger)
+
+
+class Linear(torch.nn.Module):
+    """A generator of (N, channels, 32, 32) images from d-dimensional latents."""
+
+    def __init__(self, latent_dim, channels):
+        super().__init__()
+        self.latent_dim, self.channels = latent_dim, channels
+        self.net = torch.nn.Linear(latent_dim, channels * 32 * 32)
+
+    def forward(self, z):
+        return torch.tanh(self.net(z)).view(-1, self.channels, 32, 32)
+
+
+@pytest.mark.parametrize("encoder", ["mnist-encoder", "module"])
+def test_an_encoder_that_does_not_fit_the_generator_is_refused_before_any_work(encoder):
+    """The digit encoder reads (N,1,32,32) images and gives 64-d latents: a 3-channel or an
+    8-dimensional generator is refused by resolve_encoder, naming both sides, before the
+    encoder or the generator runs."""
+    from eglass.inversion.fast import resolve_encoder
+
+    E = models.load_encoder() if encoder == "module" else encoder
+    A, calls = SuperResolution(4), []
+    for G, theirs in ((Linear(64, 3), r"makes images \(N,3,32,32\) and takes latent_dim=64"),
+                      (Linear(8, 1), r"makes images \(N,1,32,32\) and takes latent_dim=8")):
+        problem = InverseProblem(G, A, A(G(torch.zeros(1, G.latent_dim))))
+        G.register_forward_hook(lambda *_: calls.append(1))
+        match = (r"the encoder LatentEncoder does not fit this generator: it reads images "
+                 r"\(N,1,32,32\) and gives 64-d latents; the generator " + theirs)
+        for call in (resolve_encoder, first_guess, fast_start):
+            with pytest.raises(ValueError, match=match):
+                call(problem, encoder=E)
+        assert not calls
 
 
 def test_init_sets_the_starts_and_keeps_the_best(G):

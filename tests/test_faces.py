@@ -139,6 +139,15 @@ def test_load_dcgan_strict_keys_and_wrong_shapes_named(tutorial, tmp_path):
     torch.save({**state, "main.13.weight": torch.zeros(3)}, tmp_path / "extra.pt")
     with pytest.raises(ValueError, match=r"unexpected \['main.13.weight'\]"):
         load_dcgan(tmp_path / "extra.pt")
+    odd = {**state, "main.1.num_batches_tracked": 5}  # a number where a tensor belongs
+    torch.save(odd, tmp_path / "odd.pt")
+    torch.save({"netG_state_dict": odd}, tmp_path / "odd-keyed.pt")
+    for name, key, where in (("odd.pt", None, ""),
+                             ("odd-keyed.pt", "netG_state_dict", " under 'netG_state_dict'")):
+        with pytest.raises(ValueError, match=rf"{name}: the state dict{where} must map "
+                                             r"parameter names to tensors, but "
+                                             r"'main.1.num_batches_tracked' is of type int"):
+            load_dcgan(tmp_path / name, key=key)
     torch.save({**state, "main.1.bias": torch.zeros(31)}, tmp_path / "shape.pt")
     with pytest.raises(ValueError, match=r"main.1.bias: expected \(32\), got \(31\)"):
         load_dcgan(tmp_path / "shape.pt")

@@ -81,6 +81,9 @@ def test_plan_and_spectra_integer_arguments(problem):
 
     with pytest.raises(ValueError, match="k must be a positive integer, got -3"):
         plan_metrics(problem, torch.zeros(1, 64), k=-3)
+    with pytest.raises(ValueError, match=r"plan_metrics needs at least one metric .*got "
+                                         r"measurement=False and perceptual=False"):
+        plan_metrics(problem, torch.zeros(1, 64), measurement=False, perceptual=False)
     spectra = metric_spectra(problem, torch.zeros(1, 64), 4, max_memory=np.int64(10**9))
     assert spectra.k == 4  # numpy integers are integers
     assert measurement_metric(problem, torch.zeros(1, 64), chunk_size=np.int64(8)).shape == (

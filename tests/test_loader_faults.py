@@ -152,6 +152,23 @@ def test_pggan_nan_weights_are_refused(tmp_path, write_upstream):
         load_pggan(path)
 
 
+@pytest.mark.parametrize("avgG, message", [
+    ([torch.zeros(1)], r"avgG must map parameter names to tensors \(a state dict\), got type list"),
+    (torch.zeros(3), r"avgG must map parameter names to tensors \(a state dict\), got type "
+                     r"Tensor"),
+    ("str", r"avgG must map parameter names to tensors, but 'formatLayer.module.weight' is "
+            r"of type str"),
+])
+def test_pggan_avgG_of_non_tensors_is_refused(tmp_path, write_upstream, avgG, message):
+    """avgG not a dict, or a value in it not a tensor: named with its key and type."""
+    config = _upstream_config("WGANGP")
+    if avgG == "str":
+        avgG = {**random_pggan(config, seed=0).state_dict(), "formatLayer.module.weight": "w"}
+    path = write_upstream(tmp_path / "odd.pth", config, avgG)
+    with pytest.raises(ValueError, match=r"odd.pth: " + message):
+        load_pggan(path)
+
+
 def test_pggan_config_defaults_to_upstream_key():
     config = pggan_config(8, latent_dim=4, width_divisor=64, loss="MSE")
     assert config["lossCriterion"] == "MSE" and "lossMode" not in config
@@ -242,6 +259,22 @@ def test_biggan_nan_weights_are_refused(biggan_folder, tmp_path):
     state[key].view(-1)[0] = float("nan")
     torch.save(state, folder / "pytorch_model.bin")
     with pytest.raises(ValueError, match="NaN or inf values"):
+        load_biggan(folder, 1)
+
+
+def test_biggan_non_tensor_values_are_refused(biggan_folder, tmp_path):
+    from eglass.models import load_biggan
+
+    folder = _copy(biggan_folder[0], tmp_path)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    key = next(iter(state))
+    torch.save({**state, key: 1.5}, folder / "pytorch_model.bin")
+    with pytest.raises(ValueError, match=rf"pytorch_model.bin: the file must map parameter "
+                                         rf"names to tensors, but '{key}' is of type float"):
+        load_biggan(folder, 1)
+    torch.save([state[key]], folder / "pytorch_model.bin")
+    with pytest.raises(ValueError, match=r"pytorch_model.bin: the file must map parameter "
+                                         r"names to tensors \(a state dict\), got type list"):
         load_biggan(folder, 1)
 
 

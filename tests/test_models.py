@@ -124,7 +124,9 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path, kind):
         ({"arch": "Generator", "config": {"depth": 3}, "state_dict": {}},
          r"config \{'depth': 3\} does not fit Generator"),
         ({"arch": "Generator", "config": {}, "state_dict": {"fc.weight": [1.0]}},
-         r"'state_dict' must map parameter names to tensors"),
+         r"'state_dict' must map parameter names to tensors, but 'fc.weight' is of type list"),
+        ({"arch": "Generator", "config": {}, "state_dict": [torch.zeros(1)]},
+         r"'state_dict' must map parameter names to tensors \(a state dict\), got type list"),
     ],
 )
 def test_checkpoint_of_the_wrong_structure_is_a_clear_error(tmp_path, content, message):

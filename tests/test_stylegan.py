@@ -259,6 +259,27 @@ def test_both_formats_give_the_same_images_as_the_oracle(tmp_path, net, upstream
                        "train.pt": "rosinality"}
 
 
+def test_rosinality_kernels_are_read_per_layer(tmp_path, net):
+    """A rosinality file whose blur kernel (an up-sampling convolution's) and up-sampling
+    kernel (the image's) differ between layers: each layer computes with its own, as
+    rosinality's Generator does (the first one for all was off by about 5e-2 relative), and
+    from_upstream writes each back."""
+    g_ema, w_avg = from_upstream(net.state_dict(), net.config)
+    gen = torch.Generator().manual_seed(4)
+    for key in ("convs.2.conv.blur.kernel", "to_rgbs.1.upsample.kernel"):
+        kernel = torch.rand(4, 4, generator=gen) + 0.5  # not symmetric: a flip would show
+        g_ema[key] = kernel / kernel.sum() * 4  # rosinality stores the filter times 4
+    torch.save({"g_ema": g_ema, "latent_avg": w_avg}, tmp_path / "kernels.pt")
+    ws = torch.randn(3, net.num_ws, 16, generator=gen)
+    G = load_stylegan(tmp_path / "kernels.pt", space="w+")
+    assert rel(G(ws.flatten(1)), oracle(g_ema, ws)) < 1e-5
+    config, state, _ = read_stylegan(tmp_path / "kernels.pt")
+    back, _ = from_upstream(state, config)
+    for key in ("convs.0.conv.blur.kernel", "convs.2.conv.blur.kernel",
+                "to_rgbs.0.upsample.kernel", "to_rgbs.1.upsample.kernel"):
+        torch.testing.assert_close(back[key], g_ema[key])
+
+
 def test_nvlabs_pickle_reads_the_init_kwargs(tmp_path, upstream):
     clamped = random_stylegan2(nets.stylegan2_config(16, channel_base=128, channel_max=16,
                                                      z_dim=16, w_dim=16, mapping_layers=3,
@@ -342,6 +363,25 @@ def test_rosinality_args_must_fit_the_weights(tmp_path, net):
 
 
 # --- refusals -----------------------------------------------------------------------------
+
+def test_values_that_are_not_tensors_are_named(tmp_path, net):
+    state = {**net.state_dict(), "synthesis.b8.conv1.noise_strength": 0.5}
+    torch.save(state, tmp_path / "sd.pt")
+    with pytest.raises(ValueError, match=r"sd.pt: the state dict must map parameter names to "
+                                         r"tensors, but 'synthesis.b8.conv1.noise_strength' "
+                                         r"is of type float"):
+        load_stylegan(tmp_path / "sd.pt")
+    g_ema, w_avg = from_upstream(net.state_dict(), net.config)
+    torch.save({"g_ema": {**g_ema, "noises.noise_3": 7}, "latent_avg": w_avg},
+               tmp_path / "ros.pt")
+    with pytest.raises(ValueError, match=r"ros.pt: g_ema must map parameter names to tensors, "
+                                         r"but 'noises.noise_3' is of type int"):
+        load_stylegan(tmp_path / "ros.pt")
+    torch.save({"g_ema": g_ema, "latent_avg": [0.0] * 16}, tmp_path / "avg.pt")
+    with pytest.raises(ValueError, match=r"avg.pt: the checkpoint must map parameter names to "
+                                         r"tensors, but 'latent_avg' is of type list"):
+        load_stylegan(tmp_path / "avg.pt")
+
 
 def test_only_namespace_is_allowed_besides_tensors(tmp_path, net):
     g_ema, _ = from_upstream(net.state_dict(), net.config)

@@ -10,6 +10,7 @@ which fields feed what: :data:`OPERATOR_OPTIONS` (operator name -> its options),
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -171,6 +172,12 @@ class BatchConfig:
 
     def __post_init__(self):
         set_ = object.__setattr__
+        for name in ("data", "store"):  # a pathlib.Path is a path too: kept as its str
+            path = getattr(self, name)
+            if not isinstance(path, str | os.PathLike):
+                raise TypeError(f"{name} must be a path (a str or os.PathLike), got "
+                                f"{type(path).__name__} {path!r}")
+            set_(self, name, os.fspath(path))
         set_(self, "methods", tuple(_listed("methods", self.methods)))
         set_(self, "Ks", tuple(check_positive_int(f"Ks[{i}]", k)
                                for i, k in enumerate(_listed("Ks", self.Ks))))

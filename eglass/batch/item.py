@@ -21,7 +21,14 @@ from ..explore import starting_points
 from ..geometry import MEMORY_FRACTION
 from ..memory import available_memory
 from ..problem import InverseProblem
-from .config import BatchConfig, inversion_settings, item_seed, make_operator, method_settings
+from .config import (
+    BatchConfig,
+    check_prior_fits,
+    inversion_settings,
+    item_seed,
+    make_operator,
+    method_settings,
+)
 from .prior import ItemModels, item_models
 
 __all__ = ["run_item", "safe_item", "metrics_memory"]
@@ -55,6 +62,7 @@ def run_item(config: BatchConfig | dict, index: int, y: np.ndarray,
     config = BatchConfig.from_dict(config) if isinstance(config, dict) else config
     with torch.random.fork_rng(devices=[]):
         models = item_models(config)
+        check_prior_fits(config, models.prior)  # before any work, as run checks it
         if sha256 is not None and models.sha256 not in (None, sha256):
             raise ValueError(f"the prior's weights changed during the run: SHA-256 "
                              f"{models.sha256}, the store has {sha256}")

@@ -29,8 +29,10 @@ def _nanmean(values) -> float | None:
 def _tau(summary: dict) -> str:
     """The feasibility level of a run, and where it came from."""
     tau, c = summary["tau"], summary["config"]
-    if c["tau"] is not None or tau is None or not c["noise"]:
-        return f"{c['tau'] if c['tau'] is not None else tau:g}"
+    if tau is None:  # no item done, and the level comes from them
+        return "–"
+    if c["tau"] is not None or not c["noise"]:
+        return f"{tau:g}"
     return f"{tau:.3g} from the noise {c['noise']:g}"
 
 
@@ -41,8 +43,14 @@ def summarize_store(root, store: str | Path) -> tuple[dict, list[dict]]:
     states = item_states(root)
     failed = {str(i): m for i, (state, m) in sorted(states.items()) if state == "failed"}
     damaged = {str(i): m for i, (state, m) in sorted(states.items()) if state == "damaged"}
-    rows = [dict(read_item(root, i)) for i, (state, _) in sorted(states.items())
-            if state == "done"]
+    rows = []
+    for i in sorted(i for i, (state, _) in states.items() if state == "done"):
+        try:
+            rows.append(dict(read_item(root, i)))
+        except (ValueError, KeyError, OSError, RuntimeError) as err:  # e.g. a cut chunk
+            damaged[str(i)] = (f"its data is unreadable ({type(err).__name__}: {err}); not "
+                               f"redone on resume: delete items/{i:05d} and re-run")
+    damaged = dict(sorted(damaged.items(), key=lambda item: int(item[0])))
     summary = dict(
         store=str(store), config=config.to_dict(), metadata=dict(root.attrs["metadata"]),
         items=len(rows), failed=failed, damaged=damaged,
@@ -134,7 +142,7 @@ def markdown(s: dict) -> str:
         "| quantity | value |", "|---|---|",
         f"| measurements done | {s['items']} |",
         f"| measurements failed | {len(s['failed'])} |",
-        *([f"| measurements damaged (redone on resume) | {len(s['damaged'])} |"]
+        *([f"| measurements damaged | {len(s['damaged'])} |"]
           if s.get("damaged") else []),
         f"| feasible fraction (mean over measurements, tau={_tau(s)}) | "
         f"{_fmt(s['feasible_fraction'])} |",
@@ -153,7 +161,8 @@ def markdown(s: dict) -> str:
         lines += ["", "## Failed measurements", ""]
         lines += [f"- item {k}: {v}" for k, v in s["failed"].items()]
     if s.get("damaged"):
-        lines += ["", "## Damaged measurements (re-run the same command to redo them)", ""]
+        lines += ["", "## Damaged measurements (re-run the same command to redo them, unless "
+                  "said otherwise)", ""]
         lines += [f"- item {k}: {v}" for k, v in s["damaged"].items()]
     return "\n".join(lines) + "\n"
 

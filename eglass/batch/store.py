@@ -11,6 +11,7 @@ weights' SHA-256, the seed); one group per item, ``items/00012``, with the array
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import time
@@ -94,11 +95,25 @@ def open_store(config: BatchConfig, sha256: str | None, *, prior: dict | None = 
         root = _open_existing(path, "r+")
         _check_same(path, root, config, sha256)
         return root
+    attrs = dict(format=FORMAT, config=config.to_dict(), metadata=metadata(config, sha256, prior))
+    _check_json(attrs)  # before anything is written: a refused store leaves no file behind
     root = zarr.open_group(str(path), mode="w")
-    root.attrs.update(format=FORMAT, config=config.to_dict(),
-                      metadata=metadata(config, sha256, prior))
+    root.attrs.update(attrs)
     root.require_group("items")
     return root
+
+
+def _check_json(attrs: dict) -> None:
+    """A TypeError naming the first entry of the store's attributes that JSON cannot hold."""
+    for section, values in attrs.items():
+        for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as err:
+                where = section if key is None else f"{section}[{key!r}]"
+                raise TypeError(f"the store's {where} must be JSON data (str, number, bool, "
+                                f"None, list, dict), got {type(value).__name__} {value!r}"
+                                ) from err
 
 
 def _is_store(path: Path) -> bool:
@@ -132,8 +147,15 @@ def _item_name(index: int) -> str:
     return f"{index:05d}"
 
 
-# The arrays of every done item (x_true only where the truth is known).
+# The arrays of every done item (and x_true where the images are measured here).
 ITEM_ARRAYS = ("y", "z0", "x0", "z", "x", "errors", "feasible", "method", "mean", "std")
+
+
+def _item_arrays(root) -> tuple[str, ...]:
+    """The arrays every done item of the store has: :data:`ITEM_ARRAYS`, and ``x_true``
+    where the run measured images itself (``data_kind="images"``: the truth is known)."""
+    known = dict(root.attrs.get("config", {})).get("data_kind") == "images"
+    return ITEM_ARRAYS + (("x_true",) if known else ())
 
 
 def _item_names(root) -> list[str]:
@@ -145,19 +167,23 @@ def _item_names(root) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def _state(items, name: str) -> tuple[str, str | None]:
-    """``("done" | "failed" | "damaged", message)`` of one item group."""
+def _state(items, name: str, arrays: tuple[str, ...]) -> tuple[str, str | None]:
+    """``("done" | "failed" | "damaged", message)`` of one item group; a damaged one's
+    message names the array (``arrays``: those a done item has) that is missing or
+    unreadable."""
+    what = "its zarr.json"
     try:
         group = items[name]
         attrs = dict(group.attrs)
         if attrs.get("done") is not True:
             return "failed", attrs.get("error") or "unfinished (a run stopped mid-write)"
-        for key in ITEM_ARRAYS:
+        for key in arrays:
+            what = f"array {key!r}"
             if key not in group:  # (a lost chunk cannot be told from one of fill values)
-                return "damaged", f"array {key!r} is missing"
+                return "damaged", f"{what} is missing"
             group[key]  # its metadata reads
     except (ValueError, KeyError, OSError) as err:  # a truncated zarr.json included
-        return "damaged", f"unreadable ({type(err).__name__}: {err})"
+        return "damaged", f"{what} is unreadable ({type(err).__name__}: {err})"
     return "done", None
 
 
@@ -165,9 +191,14 @@ def item_states(root) -> dict[int, tuple[str, str | None]]:
     """Each item's ``(state, message)``: ``"done"`` (complete), ``"failed"`` (its error, or
     unfinished) or ``"damaged"`` (marked done, but a file is unreadable or missing). Resume
     redoes every item that is not ``"done"``; :func:`eglass.batch.report` lists the others."""
-    names = _item_names(root)
-    items = root["items"] if names else None
-    return {int(name): _state(items, name) for name in names}
+    try:
+        names = _item_names(root)
+        items = root["items"] if names else None
+    except (ValueError, KeyError, OSError) as err:
+        raise ValueError(f"the store's items group (items/zarr.json) cannot be read "
+                         f"({type(err).__name__}: {err})") from err
+    arrays = _item_arrays(root)
+    return {int(name): _state(items, name, arrays) for name in names}
 
 
 def done_items(root) -> set[int]:

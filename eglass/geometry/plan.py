@@ -75,9 +75,14 @@ def plan_metrics(
       :data:`MIN_BLOCK` (or ``k`` is not given: the exact metrics were asked for);
     - else ``"top-k"`` (one direction at a time, Lanczos), when ``k`` is given.
 
-    ``MemoryError`` (naming the bytes needed) when not even one direction fits.
+    ``MemoryError`` (naming the bytes needed) when not even one direction fits; a
+    ``ValueError`` when neither metric is asked for (nothing to plan).
     ``max_memory`` defaults to :data:`MEMORY_FRACTION` of the free memory of ``z0``'s device.
     """
+    if not (measurement or perceptual):
+        raise ValueError(f"plan_metrics needs at least one metric to plan for (measurement=True "
+                         f"and/or perceptual=True), got measurement={measurement!r} and "
+                         f"perceptual={perceptual!r}")
     if k is not None:
         k = check_positive_int("k", k)
     z0 = problem.latent(z0)

@@ -26,7 +26,7 @@ from .fit import check_budget
 from .invert import invert
 from .result import InversionResult
 
-__all__ = ["first_guess", "fast_start", "resolve_encoder"]
+__all__ = ["check_encoder_fits", "first_guess", "fast_start", "resolve_encoder"]
 
 
 def resolve_encoder(problem: InverseProblem, encoder=None) -> nn.Module | None:
@@ -38,23 +38,41 @@ def resolve_encoder(problem: InverseProblem, encoder=None) -> nn.Module | None:
     encoder of that registry name (:func:`eglass.models.load_encoder`); an ``nn.Module``:
     itself (its batch-norm and dropout layers must be in eval mode; it is never switched).
     Loaded encoders are kept (a prior keeps its own), so none is read from disk twice.
+    The encoder must fit the generator (:func:`check_encoder_fits`).
     """
     if encoder is None:
         prior = prior_of(problem.generator)
         found = None if prior is None else prior.fast_start_encoder()
-        return None if found is None else _on_device(found, problem.device)
+        return None if found is None else check_encoder_fits(
+            _on_device(found, problem.device), problem)
     if encoder is False:
         return None
     if isinstance(encoder, str):
-        return _named_encoder(encoder, str(problem.device))
+        return check_encoder_fits(_named_encoder(encoder, str(problem.device)), problem)
     if isinstance(encoder, nn.Module):
         check_eval_mode(encoder, what="encoder", symbol="encoder")
-        return encoder
+        return check_encoder_fits(encoder, problem)
     raise TypeError(
         "encoder must be an nn.Module mapping images (N,C,H,W) to latents (N,d), the registry "
         "name of a shipped encoder (a str), None (the encoder of the generator's prior, if "
         f"any) or False (a Gaussian start); got {type(encoder).__name__} {encoder!r}"
     )
+
+
+def check_encoder_fits(encoder: nn.Module, problem: InverseProblem) -> nn.Module:
+    """``encoder`` if what it declares fits the problem's generator, a ``ValueError`` naming
+    both otherwise: its ``input_shape`` ``(C, H, W)`` must be the generator's image shape
+    and its ``latent_dim`` the generator's (a module that declares neither is run as is)."""
+    shape, d = getattr(encoder, "input_shape", None), getattr(encoder, "latent_dim", None)
+    wanted = problem.image_shape, problem.latent_dim
+    if (shape is None or tuple(shape) == wanted[0]) and (d is None or d == wanted[1]):
+        return encoder
+    says = [f"reads images {format_shape(('N', *shape))}"] if shape is not None else []
+    says += [f"gives {d}-d latents"] if d is not None else []
+    raise ValueError(
+        f"the encoder {type(encoder).__name__} does not fit this generator: it "
+        f"{' and '.join(says)}; the generator makes images {format_shape(('N', *wanted[0]))} "
+        f"and takes latent_dim={wanted[1]}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,9 +113,6 @@ def first_guess(problem: InverseProblem, encoder: nn.Module | str | None = None)
         raise TypeError(f"the encoder reads A^+ y, and {type(A).__name__} has no A_dagger; "
                         "use invert(problem, 'latent') instead")
     d = problem.latent_dim
-    if getattr(module, "latent_dim", d) != d:
-        raise ValueError(f"the encoder gives {module.latent_dim}-d latents, the generator "
-                         f"takes latent_dim={d}")
     with torch.no_grad():
         z = module(A.A_dagger(problem.y).to(problem.dtype))
     if z.shape != (problem.n, d):

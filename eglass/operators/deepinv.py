@@ -26,7 +26,8 @@ What the wrapper uses of the physics:
 - When wrapping, the checks eglass' own operators make: the physics' tensors are finite (a
   NaN mask or filter is refused), and its ``mask`` (singular values) or ``filter`` is not all
   zero (an operator that measures nothing is refused, as :class:`~eglass.operators.Inpainting`
-  refuses a mask observing no pixel).
+  refuses a mask observing no pixel); again at the next use whenever its tensors changed
+  (``physics.update_parameters(mask=...)``, an in-place edit).
 
 The CGLS fallback stops after ``cgls_max_iter`` (500) iterations; for an ill-conditioned
 physics without a closed form (deepinv's convolutional ``Blur`` with a Gaussian of
@@ -109,6 +110,7 @@ class DeepInvOperator(LinearOperator):
             )
         _check_physics(physics)
         self.physics = physics
+        self._checked = _tensors(physics)
         self._decomposable = isinstance(physics, deepinv.physics.DecomposablePhysics)
         generic = type(physics).A_dagger is deepinv.physics.LinearPhysics.A_dagger
         self._closed_form = not self._decomposable and not generic
@@ -117,6 +119,18 @@ class DeepInvOperator(LinearOperator):
 
     def __repr__(self) -> str:
         return f"from_deepinv({type(self.physics).__name__})"
+
+    def _current(self):
+        """The physics, checked again (and the shapes and dtype copies made of it dropped)
+        if its tensors changed since they were last checked: deepinv physics are mutable
+        (``physics.update_parameters(mask=...)``, ``physics.A(x, mask=...)``, in place)."""
+        state = _tensors(self.physics)
+        if state != self._checked:
+            _check_physics(self.physics)
+            self._checked = state
+            self._shapes.clear()
+            self._copies.clear()
+        return self.physics
 
     # -- shapes -------------------------------------------------------------------------------
     def _probe_kind(self) -> dict:
@@ -138,6 +152,7 @@ class DeepInvOperator(LinearOperator):
 
     def measurement_shape(self, image_shape: Shape) -> tuple[int, ...]:
         image_shape = self._check_image_shape(image_shape)
+        self._current()
         try:
             return (image_shape[0], *self._probe("A", tuple(image_shape[1:])))
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
@@ -149,6 +164,7 @@ class DeepInvOperator(LinearOperator):
         shape = tuple(int(s) for s in measurement_shape)
         if len(shape) < 2:
             raise ValueError(f"y must have shape (N, ...), got {format_shape(shape)}")
+        self._current()
         try:
             return (shape[0], *self._probe("A_adjoint", shape[1:]))
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
@@ -162,9 +178,9 @@ class DeepInvOperator(LinearOperator):
         refuses float64 images), so a tensor of another dtype than the physics' buffers
         meets a converted copy (made once per dtype and device; the user's physics is left
         as it is)."""
-        kind = self._probe_kind()
+        physics, kind = self._current(), self._probe_kind()
         if kind["dtype"] == t.dtype or not kind["dtype"].is_floating_point:
-            return self.physics
+            return physics
         key = (t.dtype, t.device)
         if key not in self._copies:
             twin = _cast(copy.deepcopy(self.physics), t.dtype, t.device)
@@ -219,6 +235,13 @@ def _check_physics(physics) -> None:
                 f"expected at least one non-zero entry, got all zeros of shape "
                 f"{format_shape(t.shape)}"
             )
+
+
+def _tensors(physics) -> tuple:
+    """What identifies the physics' tensors now: each one's name, object and version (a
+    replaced or in-place modified tensor changes it)."""
+    return tuple((key, id(t), t._version)
+                 for key, t in [*physics.named_buffers(), *physics.named_parameters()])
 
 
 def _cast(module: torch.nn.Module, dtype: torch.dtype, device: torch.device):

@@ -120,6 +120,12 @@ class PooledEncoder(nn.Module):
         self.factor = check_positive_int("factor", factor)
         self.latent_dim = encoder.latent_dim
 
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` of the images it reads (``None`` if its encoder does not say)."""
+        inner = getattr(self.encoder, "input_shape", None)
+        return None if inner is None else (inner[0], *(self.factor * s for s in inner[1:]))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(F.avg_pool2d(x, self.factor))
 

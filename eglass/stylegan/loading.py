@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import check_sha256, state_mismatch
+from ..checkpoints import check_sha256, check_state, state_mismatch
 from ..utils import check_number, check_one_of
 from . import nvlabs, rosinality
 from .latent import SPACES, StyleGANGenerator, latent_generator
@@ -67,7 +67,8 @@ def read_stylegan(path: str | Path) -> tuple[StyleGAN2Config, dict, str]:
             nvlabs.module_state(obj["G_ema"])
         return config, state, "nvlabs-pickle"
     if isinstance(obj, dict) and isinstance(obj.get("g_ema"), dict):
-        g_ema = obj["g_ema"]
+        g_ema = check_state(path, "g_ema", obj["g_ema"])
+        check_state(path, "the checkpoint", {k: v for k, v in obj.items() if k == "latent_avg"})
         config = rosinality.rosinality_config(g_ema, str(path), obj.get("args"))
         expected, _ = rosinality.from_upstream(StyleGAN2(config).state_dict(), config)
         _checked(expected, g_ema, str(path), "g_ema")
@@ -78,7 +79,8 @@ def read_stylegan(path: str | Path) -> tuple[StyleGAN2Config, dict, str]:
             del state["mapping.w_avg"]
         return config, state, "rosinality"
     if isinstance(obj, dict) and "mapping.fc0.weight" in obj:
-        return nvlabs.state_config(obj, str(path)), dict(obj), "nvlabs-state-dict"
+        state = check_state(path, "the state dict", dict(obj))
+        return nvlabs.state_config(state, str(path)), state, "nvlabs-state-dict"
     raise ValueError(
         f"{path}: not a StyleGAN2 file load_stylegan knows: expected an NVlabs network pickle "
         f"(a dict with 'G_ema'), a rosinality checkpoint (a dict with 'g_ema') or a state dict "

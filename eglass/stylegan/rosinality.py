@@ -89,13 +89,17 @@ def _rgbs(config: StyleGAN2Config) -> list[tuple[str, str]]:
 def to_upstream(state: dict[str, torch.Tensor], config: StyleGAN2Config,
                 w_avg: torch.Tensor) -> dict[str, torch.Tensor]:
     """A rosinality ``g_ema`` in upstream's names and shapes (the state dict of
-    :class:`~eglass.stylegan.networks.StyleGAN2`), with ``w_avg (w_dim,)``. The FIR filters
-    are read from the ``blur.kernel`` buffers (which hold the filter times 4)."""
+    :class:`~eglass.stylegan.networks.StyleGAN2`), with ``w_avg (w_dim,)``. Each FIR filter
+    is read from its own layer's kernel (``convs.{2i}.conv.blur.kernel`` for an up-sampling
+    convolution, ``to_rgbs.{i}.upsample.kernel`` for the image's up-sampling; rosinality
+    stores the filter times 4): layers may differ (:func:`_filters`)."""
     out = {f"mapping.fc{i}.{p}": state[f"style.{i + 1}.{p}"]
            for i in range(config.mapping_layers) for p in ("weight", "bias")}
     out["mapping.w_avg"] = w_avg.reshape(-1)
-    kernel = state.get("convs.0.conv.blur.kernel")
-    fir = fir_filter(config.resample_filter) if kernel is None else kernel / kernel.sum()
+    default = fir_filter(config.resample_filter)
+    for key, name in _filters(config).items():
+        kernel = None if name is None else state.get(name)
+        out[key] = default if kernel is None else kernel / kernel.sum()
     out["synthesis.b4.const"] = state["input.input"][0]
     for ros, up, noise in _layers(config):
         out[f"{up}.affine.weight"] = state[f"{ros}.conv.modulation.weight"]
@@ -109,14 +113,20 @@ def to_upstream(state: dict[str, torch.Tensor], config: StyleGAN2Config,
         out[f"{up}.affine.bias"] = state[f"{ros}.conv.modulation.bias"]
         out[f"{up}.weight"] = state[f"{ros}.conv.weight"][0]
         out[f"{up}.bias"] = state[f"{ros}.bias"].reshape(-1)
-    out.update((key, fir) for key in _filters(config))
     return out
 
 
-def _filters(config: StyleGAN2Config) -> list[str]:
-    """Upstream's ``resample_filter`` buffers (one per block and per synthesis layer)."""
-    keys = [f"synthesis.b{4 * 2**i}.resample_filter" for i in range(len(config.channels))]
-    return keys + [f"{up}.resample_filter" for _, up, _ in _layers(config)]
+def _filters(config: StyleGAN2Config) -> dict[str, str | None]:
+    """Upstream's ``resample_filter`` buffers (one per block and per synthesis layer) -> the
+    rosinality kernel that holds the same filter; ``None`` where upstream keeps a filter it
+    never applies (the 4x4 block, the layers that do not up-sample) and rosinality none."""
+    out = {"synthesis.b4.resample_filter": None}
+    out.update((f"synthesis.b{8 * 2**i}.resample_filter", f"to_rgbs.{i}.upsample.kernel")
+               for i in range(len(config.channels) - 1))
+    out.update((f"{up}.resample_filter",
+                f"{ros}.conv.blur.kernel" if up.endswith(".conv0") else None)
+               for ros, up, _ in _layers(config))
+    return out
 
 
 def from_upstream(state: dict[str, torch.Tensor], config: StyleGAN2Config
@@ -127,7 +137,7 @@ def from_upstream(state: dict[str, torch.Tensor], config: StyleGAN2Config
     out = {f"style.{i + 1}.{p}": state[f"mapping.fc{i}.{p}"]
            for i in range(config.mapping_layers) for p in ("weight", "bias")}
     out["input.input"] = state["synthesis.b4.const"][None]
-    fir = state["synthesis.b4.resample_filter"]
+    out.update((kernel, state[key] * 4) for key, kernel in _filters(config).items() if kernel)
     for ros, up, noise in _layers(config):
         out[f"{ros}.conv.weight"] = state[f"{up}.weight"][None]
         out[f"{ros}.conv.modulation.weight"] = state[f"{up}.affine.weight"]
@@ -135,13 +145,9 @@ def from_upstream(state: dict[str, torch.Tensor], config: StyleGAN2Config
         out[f"{ros}.noise.weight"] = state[f"{up}.noise_strength"].reshape(1)
         out[f"{ros}.activate.bias"] = state[f"{up}.bias"]
         out[f"noises.noise_{noise}"] = state[f"{up}.noise_const"][None, None]
-        if up.endswith(".conv0"):
-            out[f"{ros}.conv.blur.kernel"] = fir * 4
     for ros, up in _rgbs(config):
         out[f"{ros}.conv.weight"] = state[f"{up}.weight"][None]
         out[f"{ros}.conv.modulation.weight"] = state[f"{up}.affine.weight"]
         out[f"{ros}.conv.modulation.bias"] = state[f"{up}.affine.bias"]
         out[f"{ros}.bias"] = state[f"{up}.bias"].reshape(1, -1, 1, 1)
-        if ros != "to_rgb1":
-            out[f"{ros}.upsample.kernel"] = fir * 4
     return out, state["mapping.w_avg"]
