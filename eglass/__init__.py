@@ -41,6 +41,7 @@ _SUBMODULES = (
     "models",
     "networks",
     "operators",
+    "perceptual",
     "pggan",
     "priors",
     "problem",

@@ -12,6 +12,8 @@ This is the form the metric Hessians need: at :math:`z = z_0` the Hessian of
   cache).
 - :class:`FeatureDistance` is LPIPS-style on any network; :func:`classifier_distance` builds it
   on a classifier's conv blocks (the digit prior's default distance, see :mod:`eglass.priors`).
+- Which distance a generator gets when none is given is chosen in :mod:`eglass.perceptual`,
+  above this module and the prior registry.
 - :class:`PixelDistance` is the mean squared pixel difference.
 """
 
@@ -25,8 +27,8 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from .checkpoints import load_shipped, registry
 from .operators import is_transformed
-from .priors import default_prior
 from .utils import check_images, format_shape
 
 __all__ = [
@@ -233,9 +235,15 @@ def _input_channels(network: nn.Module) -> int | None:
 
 
 def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
-    """The default perceptual distance: that of the default prior
-    (:func:`eglass.priors.default_prior`, the embedded digit prior) when ``classifier`` is
-    ``None``, else :func:`classifier_distance` on ``classifier``.
+    """:func:`classifier_distance` on ``classifier``; with none, on the classifier shipped
+    with eglass (the one entry of kind ``"classifier"`` in ``eglass/weights/registry.json``:
+    the digit classifier, whose distance is the embedded digit prior's default).
+
+    This is a distance *of a classifier*; the default distance *of a generator* (its
+    prior's, or ImageNet features for a generator of unknown origin) is chosen above both
+    this module and the prior registry, by :mod:`eglass.perceptual`, and is what an
+    ``InverseProblem(G, A, y)`` made without ``distance=`` uses
+    (``problem.perceptual_distance()``). This module never asks the prior registry.
 
     >>> dist = default_distance()
     >>> dist.layers, dist.channels
@@ -245,7 +253,12 @@ def default_distance(classifier: nn.Module | None = None) -> FeatureDistance:
     tensor([0.])
     """
     if classifier is None:
-        return default_prior().default_distance()
+        shipped = sorted(name for name, entry in registry().items()
+                         if entry["kind"] == "classifier")
+        if len(shipped) != 1:
+            raise ValueError(f"default_distance() uses the one classifier shipped with eglass, "
+                             f"but {len(shipped)} are listed ({shipped}); pass the classifier")
+        classifier = load_shipped(shipped[0], "classifier")
     return classifier_distance(classifier)
 
 

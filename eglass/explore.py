@@ -214,8 +214,7 @@ def sweep(
     problem's distance over all ``len(thresholds) * len(tops) * len(Ks) * len(etas)``
     solutions."""
     z0 = problem.require_one("sweep").latent(z0)
-    if problem.distance is None:
-        raise TypeError("sweep measures perceptual change: give the problem a distance")
+    distance = problem.perceptual_distance()  # sweep measures perceptual change
     pair = MetricPair(H_Y, H_X)
     eta = torch.tensor(check_etas(etas), dtype=z0.dtype, device=z0.device)
     Ks = check_indices(Ks)
@@ -226,7 +225,7 @@ def sweep(
     reference = problem.generate(z0)
     with torch.no_grad():
         errors = problem.error(x).view(len(thresholds), len(tops), -1)
-        perceptual = torch.cat([problem.distance(chunk, reference)
+        perceptual = torch.cat([distance(chunk, reference)
                                 for chunk in x.split(batch_size)])
     perceptual = perceptual.view(len(thresholds), len(tops), -1)
     ok = errors <= tau

@@ -42,7 +42,7 @@ from .baselines import langevin, pulse
 from .directions import MAX_ITER, REGULARIZATION, THRESHOLD, Direction, check_indices, directions
 from .inversion import back_project as back_projection
 from .reach import reach
-from .results import Solutions
+from .results import Solutions, distance_note
 from .utils import check_number, check_one_of, check_positive_int, stopwatch
 from .walk import WalkPath, WalkSettings, null_space_walk
 
@@ -314,7 +314,8 @@ def _solve_along(method: Method):
         reference = problem.generate(z0)
         with torch.no_grad():
             errors = problem.error(x)
-            perceptual = None if problem.distance is None else problem.distance(x, reference)
+            distance = problem.perceptual_distance(required=False)
+            perceptual = None if distance is None else distance(x, reference)
             x_bp = (back_projection(problem.operator, x, problem.y)
                     if settings.back_project else None)
         K = torch.tensor([dr.K for dr in dirs], device=z0.device)
@@ -330,7 +331,7 @@ def _solve_along(method: Method):
             perceptual=None if perceptual is None else perceptual.detach(),
             reference=reference, reference_error=problem.error(reference).item(),
             x_bp=x_bp, errors_bp=None if x_bp is None else problem.error(x_bp),
-            directions=dirs, paths=paths,
+            directions=dirs, paths=paths, notes=distance_note(problem, distance),
         )
 
     return solve

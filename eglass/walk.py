@@ -212,10 +212,11 @@ def advance(problem, z, r, J, t, B, h, settings: WalkSettings, hold: float, halv
 
 def _steering(problem: InverseProblem, z0: torch.Tensor, ascent: float) -> Callable | None:
     """Gradient of ``distance(G(w), G(z0))`` at one latent ``(d,)``, or ``None``."""
-    if problem.distance is None or ascent == 0:
+    distance = None if ascent == 0 else problem.perceptual_distance(required=False)
+    if distance is None:
         return None
     x0 = problem.generate(z0)
-    G, distance = problem.generator, problem.distance
+    G = problem.generator
     return torch.func.grad(lambda v: distance(G(v.unsqueeze(0)), x0).sum())
 
 
@@ -365,15 +366,12 @@ def walk_versus_line(
     """
     if not tau > 0:
         raise ValueError(f"tau must be positive, got {tau}")
-    if problem.distance is None:
-        raise TypeError("walk_versus_line measures perceptual change: give the problem a "
-                        "distance")
+    distance = problem.perceptual_distance()  # walk_versus_line measures perceptual change
     settings = WalkSettings(steps=24) if settings is None else settings
     settings = replace(settings, hold=settings.holding(tau))
     path = null_space_walk(problem, z0, direction, length, settings=settings)
     d = path.direction.d
     d = (d / d.norm()).to(z0)
-    distance = problem.distance
     with torch.no_grad():
         x0 = problem.generate(z0)
         walk = problem.generate(path.z)

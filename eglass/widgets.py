@@ -149,7 +149,7 @@ class Explorer:
         x = self.problem.generate(z)
         with torch.no_grad():
             error = self.problem.error(x).item()
-            distance = self.problem.distance
+            distance = self.problem.perceptual_distance(required=False)
             perceptual = None if distance is None else distance(x, self.x0).item()
         return dict(z=z, x=x, error=error, feasible=error <= self.tau, perceptual=perceptual,
                     reach=self.reach(method, K))

@@ -7,7 +7,7 @@ registry, its plugins sit above the networks they load)::
 
     0 utilities   utils, memory, version, display
     1 core-low    operators, deepinv_ops, evaluate, priors (the registry)
-    2 core        problem, results, distances, networks, checkpoints, biggan, pggan
+    2 core        problem, perceptual, results, distances, networks, checkpoints, biggan, pggan
     3 priors      priors.<plugin>, models, data, training
     4 algorithms  geometry, inversion, directions, walk, reach, baselines
     5 pipeline    methods, explore
@@ -29,6 +29,7 @@ LAYERS = {
     "eglass.problem": 2, "eglass.results": 2, "eglass.distances": 2, "eglass.networks": 2,
     "eglass.checkpoints": 2, "eglass.biggan": 2, "eglass.pggan": 2,
     "eglass.stylegan": 2, "eglass.dcgan": 2, "eglass.efficientnet": 2, "eglass.wheels": 2,
+    "eglass.perceptual": 2,
     "eglass.priors": 3, "eglass.models": 3, "eglass.data": 3, "eglass.training": 3,
     "eglass.geometry": 4, "eglass.inversion": 4, "eglass.directions": 4, "eglass.walk": 4,
     "eglass.reach": 4, "eglass.baselines": 4,

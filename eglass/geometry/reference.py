@@ -42,13 +42,11 @@ def reference_hessian(
         def distance(w):
             return (problem.measure(w) - target).pow(2).sum()
     else:
-        if problem.distance is None:
-            raise TypeError("reference_hessian(metric='perceptual') needs the problem's "
-                            "distance; pass distance= to InverseProblem")
+        perceptual = problem.perceptual_distance()  # the given one or the default
         x0 = problem.generate(z0)
 
         def distance(w):
-            return problem.distance(problem.generator(w), x0).sum()
+            return perceptual(problem.generator(w), x0).sum()
 
     n = z0.shape[1] if rows is None else check_positive_int("rows", rows)
     if n > z0.shape[1]:
