@@ -48,6 +48,7 @@ _SUBMODULES = (
     "reach",
     "reconstructor",
     "results",
+    "settings",
     "stylegan",
     "tables",
     "training",

@@ -52,6 +52,7 @@ from .methods import run as run_method
 from .problem import InverseProblem, accepts_problem
 from .reach import Reach, reach, walk_reach
 from .results import Solutions, concat, summarize
+from .settings import record
 from .utils import check_one_of, stopwatch
 from .walk import WalkSettings, null_space_walk, walk_versus_line
 
@@ -130,11 +131,15 @@ def explore(
             are signed fractions in [-1, 1] of each direction's feasible reach,
             :func:`eglass.reach.reach`, so every solution is feasible by construction) and
             ``reach`` (also measure the reach: columns ``"reach"`` and
-            ``"reach_perceptual"``). ``tau`` defaults to the problem's
+            ``"reach_perceptual"``). Settings not given are resolved
+            (:func:`eglass.settings.resolve`): the method's defaults, then the prior's (e.g.
+            ``top`` and ``etas`` of ``"faces-dcgan64"``), then the problem's ``tau``
             (:attr:`eglass.problem.InverseProblem.tau`: from the noise where it is known).
 
     Returns:
         :class:`eglass.results.Solutions` with columns ``"eta"`` and ``"K"``;
+        ``params["sources"]`` says where each setting came from
+        (:func:`eglass.settings.record`);
         ``params["seconds"]`` splits its wall time into ``directions`` (Algorithm 1, or the
         other method's directions) and ``solutions`` (latents, generator passes, errors and
         the distance).
@@ -144,7 +149,8 @@ def explore(
         raise ValueError(f"method must be one of {method_names(needs_metrics=True)} (explore "
                          f"starts from z0 and its metrics); {method!r} restarts from "
                          f"scratch: call eglass.methods.run({method!r}, point) instead")
-    options = chosen.configure(**settings)
+    resolved = chosen.resolve(problem, **settings)
+    options = resolved.settings
     z0 = problem.require_one("explore").latent(z0)
     dim = problem.latent_dim
     if isinstance(H_Y, MetricSpectra):
@@ -155,7 +161,7 @@ def explore(
         if H_Y.method == "top-k":  # Algorithm 1 in O(d k), no (d, d) matrix
             point = SimpleNamespace(problem=problem, z0=z0, x0=None,
                                     H_Y=MetricPair.from_spectra(H_Y), H_X=None)
-            return chosen.solve(point, options)
+            return record(chosen.solve(point, options), resolved)
         H_Y, H_X = H_Y.matrices()
     elif H_X is None:
         raise TypeError("explore needs H_X beside H_Y (or a MetricSpectra in place of both)")
@@ -165,7 +171,7 @@ def explore(
             raise ValueError(f"{name} must be ({dim},{dim}) for this generator's "
                              f"latent_dim={dim}, got {got}")
     point = StartingPoint(problem=problem, z0=z0, x0=None, H_Y=H_Y, H_X=H_X)
-    return chosen.solve(point, options)
+    return record(chosen.solve(point, options), resolved)
 
 
 @dataclass
@@ -346,7 +352,7 @@ def faithfulness(
     pair = MetricPair(H_Y, H_X)
     Ks = check_indices(Ks)
     eta = torch.tensor(check_etas(etas), dtype=torch.float64)
-    algorithm1 = get_method("eglass").configure(**algorithm1)
+    algorithm1 = get_method("eglass").resolve(problem, **algorithm1).settings
     found = {"v": [pair.eigenvector(K) for K in Ks],
              "d": [pair.eglass(K, algorithm1.threshold, algorithm1.top, algorithm1.max_iter)
                    for K in Ks]}
@@ -420,7 +426,8 @@ class StartingPoint(Summarized):
     def direction(self, K: int, method: str = "eglass", **kwargs) -> Direction:
         """:func:`eglass.directions.directions` for one K at this point."""
         chosen = get_method(method)
-        return chosen.directions(self.H_Y, self.H_X, [K], chosen.configure(**kwargs))[0]
+        settings = chosen.resolve(self.problem, **kwargs).settings
+        return chosen.directions(self.H_Y, self.H_X, [K], settings)[0]
 
     def sweep(self, **kwargs) -> Sweep:
         """:func:`sweep` at this point."""
@@ -430,15 +437,17 @@ class StartingPoint(Summarized):
         """:func:`faithfulness` at this point."""
         return faithfulness(self.problem, self.z0, self.H_Y, self.H_X, **kwargs)
 
-    def reach(self, Ks: Sequence[int] = (8,), method: str = "eglass", **kwargs) -> Reach:
+    def reach(self, Ks: Sequence[int] | None = None, method: str = "eglass", **kwargs
+              ) -> Reach:
         """The feasible reach (:func:`eglass.reach.reach`; for ``"walk"``,
         :func:`eglass.reach.walk_reach`) of ``method``'s direction for each K; ``kwargs``
         are the method's settings (``top``, ``threshold``, ...) and the reach's (``tau``,
-        ``max_eta``)."""
+        ``max_eta``); those not given, ``Ks`` included, are resolved
+        (:func:`eglass.settings.resolve`)."""
         tau, max_eta = kwargs.pop("tau", None), kwargs.pop("max_eta", None)
         chosen = get_method(method)
-        settings = chosen.configure(tau=tau, **kwargs).at(self.problem)
-        dirs = chosen.directions(self.H_Y, self.H_X, Ks, settings)
+        settings = chosen.resolve(self.problem, Ks=Ks, tau=tau, **kwargs).settings
+        dirs = chosen.directions(self.H_Y, self.H_X, settings.Ks, settings)
         if chosen.walks:
             return walk_reach(self.problem, self.z0, dirs, tau=settings.tau, length=max_eta,
                               settings=walk_settings(settings))

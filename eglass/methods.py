@@ -43,6 +43,7 @@ from .directions import MAX_ITER, REGULARIZATION, THRESHOLD, Direction, check_in
 from .inversion import back_project as back_projection
 from .reach import reach
 from .results import Solutions, distance_note
+from .settings import Resolved, record, resolve
 from .utils import check_number, check_one_of, check_positive_int, stopwatch
 from .walk import WalkPath, WalkSettings, null_space_walk
 
@@ -202,6 +203,12 @@ class Method:
                             f"unknown {unknown}")
         return self.settings(**options)
 
+    def resolve(self, problem=None, /, **options) -> Resolved:
+        """Its settings for ``problem`` (or a starting point) and the user's ``options``,
+        with the source of each (:func:`eglass.settings.resolve`: the method's defaults, then
+        the prior's, then what the problem implies, then ``options``)."""
+        return resolve(self, problem, **options)
+
     def directions(self, H_Y: torch.Tensor, H_X: torch.Tensor, Ks: Sequence[int],
                    settings: LineSettings) -> list[Direction]:
         """One :class:`eglass.directions.Direction` per K (methods along directions)."""
@@ -247,9 +254,12 @@ def label(name: str) -> str:
 
 
 def run(name: str | Method, point, **options) -> Solutions:
-    """Run method ``name`` from ``point`` with settings ``options``."""
+    """Run method ``name`` from ``point`` with settings ``options`` over the defaults of the
+    method, of the prior and of the problem (:func:`eglass.settings.resolve`); the solutions
+    record each setting and its source (``params["sources"]``)."""
     method = get_method(name)
-    return method.solve(point, method.configure(**options))
+    resolved = method.resolve(point.problem, **options)
+    return record(method.solve(point, resolved.settings), resolved)
 
 
 # --- methods along directions -------------------------------------------------------------

@@ -27,7 +27,7 @@ from .display import Summarized, brief, settings_text, shape, span
 from .evaluate import TAU, TAU_STRICT, diversity
 from .utils import check_positive_int
 
-__all__ = ["Solutions", "concat", "summarize", "distance_note"]
+__all__ = ["Solutions", "concat", "summarize", "distance_note", "sources_text"]
 
 
 @dataclass(repr=False)
@@ -45,7 +45,11 @@ class Solutions(Summarized):
         method: the name of the method that made them in :mod:`eglass.methods`
             (``"eglass"``, ``"walk"``, ``"pulse"``, ``"langevin"``, ...); its display label is
             ``eglass.methods.label(method)``.
-        params: the settings used (for reports).
+        params: the settings used (for reports); where a method ran through
+            :func:`eglass.methods.run` or :func:`eglass.explore.explore`, also
+            ``"resolved"`` (every setting of the method) and ``"sources"`` (where each came
+            from: ``"method"``, ``"prior NAME"``, ``"problem"`` or ``"user"``,
+            :mod:`eglass.settings`); the summary shows the ones not the method's.
         tau: the feasibility level the solutions were made for (:meth:`feasible`'s default).
         columns: further per-solution values, each ``(N,)`` or ``(N, ...)``: ``"eta"`` and
             ``"K"`` (e-GLASS), ``"steps_used"`` and ``"start"`` (PULSE), ``"chain"`` and
@@ -113,7 +117,11 @@ class Solutions(Summarized):
         if self.reference_error is not None:
             rows.append(("G(z0) error", f"{self.reference_error:.2e}"))
         if self.params:
-            rows.append(("settings", settings_text(self.params, skip=("seconds",))))
+            rows.append(("settings", settings_text(self.params,
+                                                   skip=("seconds", "sources", "resolved"))))
+        chosen = sources_text(self.params)
+        if chosen:
+            rows.append(("settings from", chosen))
         rows.extend(self.notes.items())
         if self.directions or self.paths:
             rows.append(("kept", f"{len(self.directions)} directions, {len(self.paths)} paths"))
@@ -178,6 +186,14 @@ class Solutions(Summarized):
                              "time_to needs a timed run (eglass.comparison)")
         index = self.feasible(tau).nonzero().flatten()[:k]
         return float(ready[index[-1]]) if index.numel() == k else None
+
+
+def sources_text(params: dict) -> str:
+    """``"top=24 (prior faces-dcgan64), tau=0.01 (problem)"``: the settings recorded in
+    ``params["sources"]`` that are not the method's defaults (:func:`eglass.settings.record`)."""
+    sources, values = params.get("sources") or {}, params.get("resolved") or {}
+    return ", ".join(f"{name}={brief(values.get(name))} ({source})"
+                     for name, source in sources.items() if source != "method")
 
 
 def _column(name: str, values: torch.Tensor) -> str:

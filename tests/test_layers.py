@@ -10,7 +10,7 @@ registry, its plugins sit above the networks they load)::
     2 core        problem, perceptual, results, distances, networks, checkpoints, biggan, pggan
     3 priors      priors.<plugin>, models, data, training
     4 algorithms  geometry, inversion, directions, walk, reach, baselines
-    5 pipeline    methods, explore
+    5 pipeline    settings, methods, explore
     6 apps        tables, comparison, figures, widgets, batch, cli, __main__, reconstructor
 """
 
@@ -33,7 +33,7 @@ LAYERS = {
     "eglass.priors": 3, "eglass.models": 3, "eglass.data": 3, "eglass.training": 3,
     "eglass.geometry": 4, "eglass.inversion": 4, "eglass.directions": 4, "eglass.walk": 4,
     "eglass.reach": 4, "eglass.baselines": 4,
-    "eglass.methods": 5, "eglass.explore": 5,
+    "eglass.methods": 5, "eglass.explore": 5, "eglass.settings": 5,
     "eglass.tables": 6, "eglass.comparison": 6, "eglass.figures": 6, "eglass.widgets": 6,
     "eglass.batch": 6, "eglass.cli": 6, "eglass.__main__": 6, "eglass.reconstructor": 6,
     "eglass": 7,  # the package itself only imports lazily, by name
