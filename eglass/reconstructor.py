@@ -38,7 +38,7 @@ from torch import nn
 
 from .explore import starting_points
 from .inversion import fast_start, invert
-from .methods import LineSettings, get_method
+from .methods import get_method
 from .operators import as_operator
 from .priors import get_prior, prior_of
 from .problem import InverseProblem
@@ -96,7 +96,10 @@ class EglassReconstructor(Reconstructor):
         invert_options: keyword arguments of that inversion (e.g. ``steps``).
         method: the :mod:`eglass.methods` method of :meth:`sample` (default ``"eglass"``).
         settings: its settings (e.g. ``Ks``, ``etas``, ``top``:
-            :class:`eglass.methods.LineSettings`).
+            :class:`eglass.methods.LineSettings`); those not given are resolved for each
+            problem (:func:`eglass.settings.resolve`: the prior's defaults, e.g. ``top``
+            and ``etas`` of ``"faces-dcgan64"``, then the method's), and the solutions of
+            :meth:`sample` record where each came from (``params["sources"]``).
         seed: seed of the inversion and of a method that draws; the same call gives the same
             images.
         data_range: ``"unit"`` ([0, 1] images in and out, DeepInverse's convention) or
@@ -184,7 +187,7 @@ class EglassReconstructor(Reconstructor):
         with torch.enable_grad():
             points = starting_points(problem, method=self.inversion, seed=self.seed,
                                      **self.invert_options)
-            solutions = [point.run(self.method, **self._settings(n)) for point in points]
+            solutions = [point.run(self.method, **self._settings(n, point)) for point in points]
         if n is not None:
             solutions = [s.select(torch.arange(min(n, len(s)))) for s in solutions]
         x = torch.stack([s.x for s in solutions], dim=1)
@@ -211,7 +214,9 @@ class EglassReconstructor(Reconstructor):
                 y = 2 * y - operator(ones)
         return InverseProblem(generator, operator, y, self._parts["distance"])
 
-    def _settings(self, n: int | None) -> dict:
+    def _settings(self, n: int | None, point) -> dict:
+        """The user's settings for ``point``, with what ``n`` asks for (the rest is resolved
+        by :func:`eglass.methods.run`: the prior's defaults, then the method's)."""
         settings = dict(self.settings)
         chosen = get_method(self.method)
         if n is None:
@@ -219,9 +224,9 @@ class EglassReconstructor(Reconstructor):
         n = check_positive_int("n", n)
         if not chosen.needs_metrics:
             settings["n"] = n
-        elif "Ks" not in settings:
-            per_k = len(settings.get("etas", LineSettings.etas))
-            settings["Ks"] = tuple(range(FIRST_K, FIRST_K + math.ceil(n / per_k)))
+        elif settings.get("Ks") is None:
+            etas = chosen.resolve(point.problem, **settings).settings.etas
+            settings["Ks"] = tuple(range(FIRST_K, FIRST_K + math.ceil(n / len(etas))))
         return settings
 
     def _out(self, x: torch.Tensor) -> torch.Tensor:

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
-from .directions import REGULARIZATION, THRESHOLD, Direction, check_indices
+from .directions import Direction, check_indices
 from .explore import METHODS
 from .figures import explorer_figure
-from .methods import LineSettings, get_method, walk_index, walk_settings
+from .methods import get_method, walk_index, walk_settings
 from .problem import InverseProblem, accepts_problem
 from .reach import last_feasible, reach
 from .walk import WalkPath, WalkSettings, null_space_walk
@@ -48,7 +49,9 @@ class Explorer:
             generator of ``z0``; its distance, if any, is shown in the title and steers the
             ``"walk"`` (older form: ``Explorer(G, A, y, z0, H_Y, H_X, distance=...)``).
         z0: latent ``(1, d)``; H_Y, H_X: metrics ``(d, d)`` at ``z0``.
-        threshold, top, regularization: direction settings (:mod:`eglass.directions`).
+        threshold, top, regularization: direction settings (:mod:`eglass.directions`);
+            ``None``: resolved (:func:`eglass.settings.resolve`: the prior's, e.g.
+            ``top``, else the method's). ``resolved`` records each with its source.
         eta_max: the largest :math:`|\eta|` offered, > 0; walks are computed to it once per
             (K, sign) in ``walk_steps`` steps and read at the nearest step.
         tau: feasibility threshold, > 0; ``None``: the problem's
@@ -63,24 +66,29 @@ class Explorer:
         H_Y: torch.Tensor,
         H_X: torch.Tensor,
         *,
-        threshold: float = THRESHOLD,
+        threshold: float | None = None,
         top: int | None = None,
-        regularization: float = REGULARIZATION,
+        regularization: float | None = None,
         eta_max: float = 4.0,
         walk_steps: int = 20,
         tau: float | None = None,
     ):
         self.z0 = problem.require_one("the explorer").latent(z0)
-        tau = problem.tau if tau is None else tau
-        for name, value in (("eta_max", eta_max), ("tau", tau)):
+        given = [("eta_max", eta_max)] + ([("tau", tau)] if tau is not None else [])
+        for name, value in given:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         self.problem, self.H_Y, self.H_X = problem, H_Y, H_X
-        self.tau = float(tau)
-        self.settings = dict(threshold=threshold, top=top, regularization=regularization)
+        # one resolution for every method of the widget (they share LineSettings)
+        self.resolved = get_method("eglass").resolve(
+            problem, threshold=threshold, top=top, regularization=regularization, tau=tau,
+            walk=WalkSettings(steps=walk_steps))
+        resolved = self.resolved.settings
+        self.tau = float(resolved.tau)
+        self.settings = dict(threshold=resolved.threshold, top=resolved.top,
+                             regularization=resolved.regularization)
         self.eta_max = float(eta_max)
-        self.walk = walk_settings(LineSettings(top=top, tau=self.tau,
-                                               walk=WalkSettings(steps=walk_steps)))
+        self.walk = walk_settings(resolved)
         self.dim = problem.latent_dim
         self.x0 = problem.generate(self.z0)
         self._directions: dict[tuple[str, int], Direction] = {}
@@ -92,7 +100,7 @@ class Explorer:
         key = (method, K)
         if key not in self._directions:
             chosen = get_method(method)
-            settings = chosen.configure(Ks=(K,), tau=self.tau, **self.settings)
+            settings = replace(self.resolved.settings, Ks=(K,))
             self._directions[key] = chosen.directions(self.H_Y, self.H_X, [K], settings)[0]
         return self._directions[key]
 
