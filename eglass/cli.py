@@ -151,8 +151,8 @@ def _prior_options(run: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, help="IAGAN latent-fit steps (default 300)")
     g.add_argument("--finetune-steps", type=int, help="IAGAN fine-tuning steps (default 300)")
     g.add_argument("--Ks", type=_ints, help="e-GLASS direction indices, e.g. 4,6,8 (default)")
-    g.add_argument("--etas", type=_floats, help="steps along each direction "
-                   "(default -3,-1.5,1.5,3)")
+    g.add_argument("--etas", type=_floats, help="steps along each direction (default: the "
+                   "prior's, else the method's -3,-1.5,1.5,3)")
     g.add_argument("--walk-steps", type=int, help="steps of each null-space walk (default 16)")
     g.add_argument("--pulse-n", type=int, help="PULSE restarts per measurement (default 8)")
     g.add_argument("--pulse-steps", type=int, help="PULSE steps per restart (default 100)")

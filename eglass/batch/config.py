@@ -132,7 +132,11 @@ class BatchConfig:
             start for a prior without one, refined at most ``steps`` latent and
             ``finetune_steps`` fine-tuning steps, the full inversion where that falls short).
         restarts, steps, finetune_steps: IAGAN budget (:func:`eglass.inversion.invert`).
-        Ks, etas: e-GLASS directions and steps (:func:`eglass.explore.explore`).
+        Ks, etas: e-GLASS directions and steps (:func:`eglass.explore.explore`); ``etas``
+            ``None`` (default): resolved for the prior (:func:`eglass.settings.resolve`: the
+            prior's defaults, e.g. ``faces-dcgan64``'s, else the method's
+            ``(-3, -1.5, 1.5, 3)``). A method field left ``None`` is not passed to the
+            method: the resolution supplies it (so does it the prior's ``top``).
         walk_steps: steps of each walk (:class:`eglass.walk.WalkSettings`).
         pulse_n, pulse_steps: PULSE restarts and steps (:func:`eglass.baselines.pulse`).
         tau: feasibility level of every method's solutions; ``None`` (default): the level
@@ -162,7 +166,7 @@ class BatchConfig:
     steps: int = 300
     finetune_steps: int = 300
     Ks: tuple[int, ...] = (4, 6, 8)
-    etas: tuple[float, ...] = (-3.0, -1.5, 1.5, 3.0)
+    etas: tuple[float, ...] | None = None
     walk_steps: int = 16
     pulse_n: int = 8
     pulse_steps: int = 100
@@ -181,8 +185,9 @@ class BatchConfig:
         set_(self, "methods", tuple(_listed("methods", self.methods)))
         set_(self, "Ks", tuple(check_positive_int(f"Ks[{i}]", k)
                                for i, k in enumerate(_listed("Ks", self.Ks))))
-        set_(self, "etas", tuple(check_number(f"etas[{i}]", e)
-                                 for i, e in enumerate(_listed("etas", self.etas))))
+        if self.etas is not None:
+            set_(self, "etas", tuple(check_number(f"etas[{i}]", e)
+                                     for i, e in enumerate(_listed("etas", self.etas))))
         check_one_of("operator", self.operator, tuple(OPERATORS))  # the registry's names
         check_one_of("inversion", self.inversion, INVERSIONS)
         check_one_of("data_kind", self.data_kind, DATA_KINDS)
@@ -203,7 +208,7 @@ class BatchConfig:
             set_(self, "tau", check_number("tau", self.tau, positive=True))
         if not self.Ks:
             raise ValueError(f"Ks must be non-empty 1-based indices, got {list(self.Ks)}")
-        if not self.etas:
+        if self.etas is not None and not self.etas:
             raise ValueError("etas must hold at least one step")
         if not isinstance(self.prior, str) or not self.prior:
             raise ValueError(f"prior must name a prior (eglass priors lists them), got "
@@ -284,11 +289,14 @@ def inversion_settings(config: BatchConfig, seed: int) -> dict:
 
 def method_settings(config: BatchConfig, name: str, seed: int, defaults: dict | None = None
                     ) -> dict:
-    """The settings of method ``name`` for an item seeded ``seed``: the config's fields of
-    :data:`METHOD_SETTINGS`, over the prior's ``defaults`` that the method takes (e.g.
-    Algorithm 1's ``top``)."""
+    """The settings of method ``name`` that the config gives for an item seeded ``seed``:
+    its fields of :data:`METHOD_SETTINGS` that are not ``None`` (the user's options of
+    :func:`eglass.methods.run`, which resolves the rest: the prior's defaults, then the
+    method's, :func:`eglass.settings.resolve`). ``defaults``: settings placed under the
+    config's (older callers passed the prior's here; the resolution now supplies them)."""
     from ..methods import get_method
 
     takes = {f.name for f in dataclasses.fields(get_method(name).settings)}
     given = {k: v for k, v in (defaults or {}).items() if k in takes}
-    return {**given, **_values(METHOD_SETTINGS[name], config, seed)}
+    values = _values(METHOD_SETTINGS[name], config, seed)
+    return {**given, **{k: v for k, v in values.items() if v is not None}}

@@ -73,8 +73,8 @@ def run_item(config: BatchConfig | dict, index: int, y: np.ndarray,
         (point,) = starting_points(problem, method=config.inversion,
                                    max_memory=metrics_memory(),
                                    **inversion_settings(config, seed))
-        parts = [methods.run(name, point, **method_settings(config, name, seed,
-                                                            models.prior.defaults))
+        # the config's settings; methods.run resolves the rest (the prior's, the method's)
+        parts = [methods.run(name, point, **method_settings(config, name, seed))
                  for name in config.methods]
         out = _summary(config, problem, point, parts, models, x_true)
     out["seed"] = seed

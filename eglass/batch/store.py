@@ -78,7 +78,10 @@ def _check_same(path: Path, root, config: BatchConfig, sha256: str | None) -> No
     if diff:
         details = "; ".join(f"{k}: store {stored.get(k)!r}, now {current.get(k)!r}"
                             for k in diff)
-        raise ConfigMismatch(f"{path} was written by a different config ({details}); "
+        unset = [k for k in diff if current.get(k) is None and stored.get(k) is not None]
+        hint = (f"; {', '.join(unset)} now unset (resolved from the prior and the method): "
+                "pass the store's value to resume" if unset else "")
+        raise ConfigMismatch(f"{path} was written by a different config ({details}{hint}); "
                              "re-run with the same settings to resume, or choose another "
                              "--out")
 
