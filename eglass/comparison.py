@@ -269,6 +269,10 @@ def run_eglass(
     point = state["points"][0]
     run.params["inversion_error"] = point.problem.error(point.x0).item()
     run.params["starts"] = starts
+    first = run.params["rounds"][0] if run.params.get("rounds") else {}
+    for key in ("resolved", "sources"):  # explore's resolution (e.g. the prior's top)
+        if key in first:
+            run.params[key] = first[key]
     ran = [part["seconds"] for part in run.params["rounds"]]
     points = state["points"]  # the extra starts share one inversion (the second point's)
     run.params["seconds"] = {

@@ -62,6 +62,8 @@ def test_run_eglass_setup_counts_in_every_time(tiny_generator):
     assert run.x.shape[0] in (2, 4, 6)
     torch.testing.assert_close(run.errors, measurement_error(pool, run.x, y))
     assert run.params["inversion_error"] < 1e-2
+    assert run.params["sources"]["top"] == "user" and run.params["sources"]["Ks"] == "user"
+    assert run.params["sources"]["threshold"] == "method"
     with pytest.raises(ValueError, match=r"the fast start takes .*got 'restarts'.*method='iagan'"):
         run_eglass(problem, n=5, inversion=dict(restarts=2))
 
