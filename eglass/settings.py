@@ -7,9 +7,9 @@ that none keeps a default of its own. Each setting comes from, in increasing pri
 
 1. ``"method"``: the default of the method's settings dataclass
    (e.g. :class:`eglass.methods.LineSettings`);
-2. ``"prior NAME"``: the prior's :attr:`eglass.priors.Prior.defaults` that the method takes
-   (the prior :func:`eglass.priors.prior_of` finds for the problem's generator; a fine-tuned
-   copy counts; a generator of unknown origin has none);
+2. ``"prior NAME"``: the prior's ``defaults`` (:class:`eglass.priors.Prior`) that the method
+   takes (the prior :func:`eglass.priors.prior_of` finds for the problem's generator; a
+   fine-tuned copy counts; a generator of unknown origin has none);
 3. ``"problem"``: what the problem implies (:data:`DERIVED`: today the feasibility level
    ``tau``, :attr:`eglass.problem.InverseProblem.tau`, from the noise where it is known);
 4. ``"user"``: what the caller passed (an option given as ``None`` counts as not given).

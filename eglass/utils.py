@@ -231,7 +231,7 @@ def progress_bar(*, total: int, desc: str, enabled: bool = True, file=None, **kw
     """A tqdm bar that suits where it is shown.
 
     In a notebook, tqdm's widget; on a terminal, the full bar; written to a file or a pipe
-    (a log, CI's output), one plain line every :data:`LOG_INTERVAL` seconds instead of a
+    (a log, CI's output), one plain line every ``LOG_INTERVAL`` seconds instead of a
     carriage-return update many times a second. ``kwargs`` go to tqdm (``leave``, ``unit``,
     ``initial``, ...).
 

@@ -47,9 +47,9 @@ PACKAGE = "eglass"
 # ``version`` (its one name, ``eglass.__version__``, is on the index page).
 PAGES = (
     "problem", "operators", "deepinv_ops", "priors", "models", "data", "distances",
-    "evaluate", "results", "geometry", "inversion", "directions", "walk", "reach", "methods",
-    "explore", "baselines", "comparison", "tables", "figures", "widgets", "reconstructor",
-    "batch", "cli", "networks", "checkpoints", "biggan", "pggan", "stylegan", "dcgan",
+    "perceptual", "evaluate", "results", "geometry", "inversion", "directions", "walk",
+    "reach", "methods", "settings", "explore", "baselines", "comparison", "tables", "figures",
+    "widgets", "reconstructor", "batch", "cli", "networks", "checkpoints", "biggan", "pggan", "stylegan", "dcgan",
     "efficientnet", "training", "wheels", "memory", "utils", "display",
 )
 NOT_PAGES = ("version",)

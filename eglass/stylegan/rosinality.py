@@ -92,7 +92,7 @@ def to_upstream(state: dict[str, torch.Tensor], config: StyleGAN2Config,
     :class:`~eglass.stylegan.networks.StyleGAN2`), with ``w_avg (w_dim,)``. Each FIR filter
     is read from its own layer's kernel (``convs.{2i}.conv.blur.kernel`` for an up-sampling
     convolution, ``to_rgbs.{i}.upsample.kernel`` for the image's up-sampling; rosinality
-    stores the filter times 4): layers may differ (:func:`_filters`)."""
+    stores the filter times 4): layers may differ (``_filters``)."""
     out = {f"mapping.fc{i}.{p}": state[f"style.{i + 1}.{p}"]
            for i in range(config.mapping_layers) for p in ("weight", "bias")}
     out["mapping.w_avg"] = w_avg.reshape(-1)
