@@ -49,8 +49,8 @@ PAGES = (
     "problem", "operators", "deepinv_ops", "priors", "models", "data", "distances",
     "perceptual", "evaluate", "results", "geometry", "inversion", "directions", "walk",
     "reach", "methods", "settings", "explore", "baselines", "comparison", "tables", "figures",
-    "widgets", "reconstructor", "batch", "cli", "networks", "checkpoints", "biggan", "pggan", "stylegan", "dcgan",
-    "efficientnet", "training", "wheels", "memory", "utils", "display",
+    "widgets", "reconstructor", "batch", "cli", "networks", "checkpoints", "biggan", "pggan",
+    "stylegan", "dcgan", "efficientnet", "training", "wheels", "memory", "utils", "display",
 )
 NOT_PAGES = ("version",)
 SHORT_VALUE = 80  # a constant's value is shown when its repr is at most this long
