@@ -1,5 +1,6 @@
 # Two commands: `make book` builds the Jupyter Book into _build/html, `make test` runs
-# ruff, the unit tests, every chapter notebook under nbmake and a strict book build.
+# ruff, the unit tests (then those holding stored references under older CPU kernels), every
+# chapter notebook under nbmake, a strict book build, the browser tests and the wheel test.
 # Both create (or reuse) the virtual environment .venv with nothing but Python and pip.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
