@@ -18,6 +18,7 @@ that none keeps a default of its own. Each setting comes from, in increasing pri
 (``params["sources"]``, ``params["resolved"]``); its summary shows the ones that are not the
 method's.
 
+>>> import torch
 >>> from eglass.methods import get_method
 >>> from eglass.models import load_generator
 >>> from eglass.operators import SuperResolution
@@ -36,8 +37,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-
-import torch  # noqa: F401 - the doctest uses it
 
 from .priors import prior_of
 from .results import Solutions, sources_text
